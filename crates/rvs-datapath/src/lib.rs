@@ -1,1 +1,41 @@
-//! rvs datapath.
+//! The rvs datapath: ports, packet batches, the bridge pipeline and MAC learning.
+//!
+//! ```text
+//!   Port::recv_batch ──► RxBatch (32 reused buffers)
+//!                          │
+//!                          ▼
+//!   Bridge::process_batch: checks ─► VLAN ingress ─► learn src ─► lookup dst / flood
+//!                          │                                         (per-port drop counters)
+//!                          ▼
+//!   per-egress-port TxDesc queues (slot + tag edit, no copies)
+//!                          │
+//!                          ▼
+//!   Port::send_batch (one call per egress port per batch)
+//! ```
+//!
+//! Layering, so that later stages slot in without a rewrite:
+//! - [`port`]: the `Port` trait; [`ports`] has AF_PACKET (`system`), TAP and in-memory kinds.
+//!   AF_XDP, vhost-user and tunnels are further implementations of the same trait.
+//! - [`datapath`]: bridges and ports driven one batch at a time, no threads, no fds: tests use it
+//!   directly. An OpenFlow pipeline and the exact-match/megaflow caches go between receive and
+//!   the transmit queues, replacing `Bridge::process_batch` per bridge as its fail-mode says.
+//! - [`worker`]: the thread that owns a `Datapath` and waits on epoll; the control plane sends it
+//!   closures. More worker threads will each own their receive queues.
+#![deny(clippy::unwrap_used, clippy::panic)]
+
+pub mod bridge;
+pub mod counters;
+pub mod datapath;
+pub mod mac_table;
+pub mod packet;
+pub mod port;
+pub mod ports;
+pub mod vlan;
+pub mod worker;
+
+/// Index of a port in its datapath.
+pub type PortId = u32;
+
+pub use counters::{DropReason, PortCounters};
+pub use datapath::{BridgeId, Datapath, FdbRow, FdbStats};
+pub use port::{Port, PortFault, TxOutcome};

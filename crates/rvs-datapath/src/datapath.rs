@@ -1,0 +1,265 @@
+//! The datapath core: bridges and ports, driven one batch at a time.
+//!
+//! [`Datapath`] holds no threads and no file descriptors of its own; the worker thread
+//! (`crate::worker`) wraps it with epoll, and tests drive it directly with in-memory ports.
+//! Per receive batch: one `recv_batch` on the ingress port, the bridge pipeline over the
+//! whole batch, then one `send_batch` per egress port that got frames. The receive buffers,
+//! transmit queues and frame lists are allocated once and reused.
+
+use crate::bridge::{Bridge, Member, PortRuntime};
+use crate::counters::{DropReason, PortCounters};
+use crate::mac_table::Millis;
+use crate::packet::{RxBatch, TxFrame, BATCH_SIZE};
+use crate::port::{Port, PortFault};
+use crate::vlan::PortVlan;
+use crate::PortId;
+use arrayvec::ArrayVec;
+use rvs_api::VlanSpec;
+use rvs_wire::EthernetAddress;
+
+pub type BridgeId = u32;
+
+struct PortSlot {
+    io: Box<dyn Port>,
+    bridge: BridgeId,
+}
+
+/// One learned address, for display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FdbRow {
+    pub port: String,
+    pub vlan: u16,
+    pub mac: EthernetAddress,
+    pub age_ms: Millis,
+}
+
+/// Bridge-wide learning statistics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FdbStats {
+    pub entries: usize,
+    pub limit: usize,
+    pub aging_secs: u32,
+    pub moves: u64,
+    pub evictions: u64,
+}
+
+#[derive(Default)]
+pub struct Datapath {
+    bridges: Vec<Option<Bridge>>,
+    ports: Vec<Option<PortSlot>>,
+    runtime: Vec<PortRuntime>,
+    rx: RxBatch,
+    dirty: Vec<PortId>,
+}
+
+impl Datapath {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add_bridge(&mut self, name: &str, mac_table_size: usize, mac_aging_secs: u32) -> BridgeId {
+        let b = Some(Bridge::new(name, mac_table_size, mac_aging_secs));
+        match self.bridges.iter().position(Option::is_none) {
+            Some(i) => {
+                self.bridges[i] = b;
+                i as BridgeId
+            }
+            None => {
+                self.bridges.push(b);
+                (self.bridges.len() - 1) as BridgeId
+            }
+        }
+    }
+
+    /// Removes a bridge and returns its ports (the caller decides whether to destroy them).
+    pub fn del_bridge(&mut self, id: BridgeId) -> Vec<Box<dyn Port>> {
+        let members: Vec<PortId> = match self.bridge(id) {
+            Some(b) => b.members().iter().map(|m| m.port).collect(),
+            None => return Vec::new(),
+        };
+        let ports = members.into_iter().filter_map(|p| self.del_port(p)).collect();
+        if let Some(slot) = self.bridges.get_mut(id as usize) {
+            *slot = None;
+        }
+        ports
+    }
+
+    pub fn bridge(&self, id: BridgeId) -> Option<&Bridge> {
+        self.bridges.get(id as usize).and_then(Option::as_ref)
+    }
+
+    pub fn bridge_mut(&mut self, id: BridgeId) -> Option<&mut Bridge> {
+        self.bridges.get_mut(id as usize).and_then(Option::as_mut)
+    }
+
+    pub fn set_bridge_params(&mut self, id: BridgeId, mac_table_size: Option<usize>, mac_aging_secs: Option<u32>) {
+        if let Some(b) = self.bridge_mut(id) {
+            if let Some(n) = mac_table_size {
+                b.mac.set_limit(n);
+            }
+            if let Some(s) = mac_aging_secs {
+                b.mac.set_aging_secs(s);
+            }
+        }
+    }
+
+    /// Adds a port to a bridge. Returns `None` if the bridge does not exist.
+    pub fn add_port(&mut self, bridge: BridgeId, io: Box<dyn Port>, vlan: &VlanSpec) -> Option<PortId> {
+        let mtu = io.mtu();
+        self.bridge(bridge)?;
+        let slot = Some(PortSlot { io, bridge });
+        let id = match self.ports.iter().position(Option::is_none) {
+            Some(i) => {
+                self.ports[i] = slot;
+                self.runtime[i] = PortRuntime::new();
+                i as PortId
+            }
+            None => {
+                self.ports.push(slot);
+                self.runtime.push(PortRuntime::new());
+                (self.ports.len() - 1) as PortId
+            }
+        };
+        let b = self.bridge_mut(bridge)?;
+        b.add_member(Member { port: id, vlan: PortVlan::from_spec(vlan), mtu });
+        Some(id)
+    }
+
+    /// Removes a port and returns it.
+    pub fn del_port(&mut self, id: PortId) -> Option<Box<dyn Port>> {
+        let slot = self.ports.get_mut(id as usize)?.take()?;
+        if let Some(b) = self.bridge_mut(slot.bridge) {
+            b.remove_member(id);
+        }
+        self.dirty.retain(|&p| p != id);
+        if let Some(rt) = self.runtime.get_mut(id as usize) {
+            rt.txq.clear();
+        }
+        Some(slot.io)
+    }
+
+    /// Changes a port's VLAN rules; forgets what was learned on it.
+    pub fn set_port_vlan(&mut self, id: PortId, vlan: &VlanSpec) -> bool {
+        let Some(bridge) = self.port_bridge(id) else { return false };
+        let Some(b) = self.bridge_mut(bridge) else { return false };
+        match b.member_mut(id) {
+            Some(m) => m.vlan = PortVlan::from_spec(vlan),
+            None => return false,
+        }
+        b.mac.flush_port(id);
+        true
+    }
+
+    pub fn port_bridge(&self, id: PortId) -> Option<BridgeId> {
+        self.ports.get(id as usize).and_then(Option::as_ref).map(|s| s.bridge)
+    }
+
+    pub fn port(&self, id: PortId) -> Option<&dyn Port> {
+        self.ports.get(id as usize).and_then(Option::as_ref).map(|s| s.io.as_ref())
+    }
+
+    /// Ids and poll fds of every port (for the worker's epoll set).
+    pub fn port_fds(&self) -> Vec<(PortId, Option<std::os::fd::RawFd>)> {
+        self.ports
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (i as PortId, s.io.poll_fd())))
+            .collect()
+    }
+
+    pub fn counters(&self, id: PortId) -> Option<PortCounters> {
+        self.ports.get(id as usize)?.as_ref()?;
+        self.runtime.get(id as usize).map(|r| r.counters.clone())
+    }
+
+    /// Receives and forwards up to one batch from `port`. Returns the frames received.
+    pub fn poll_port(&mut self, port: PortId, now: Millis) -> Result<usize, PortFault> {
+        let Some(slot) = self.ports.get_mut(port as usize).and_then(Option::as_mut) else { return Ok(0) };
+        let bridge = slot.bridge;
+        self.rx.clear();
+        let n = slot.io.recv_batch(&mut self.rx)?;
+        if n == 0 {
+            return Ok(0);
+        }
+        if let Some(b) = self.bridges.get_mut(bridge as usize).and_then(Option::as_mut) {
+            b.process_batch(port, &self.rx, now, &mut self.runtime, &mut self.dirty);
+        }
+        self.flush();
+        Ok(n)
+    }
+
+    /// Hands every non-empty transmit queue to its port.
+    fn flush(&mut self) {
+        for &p in &self.dirty {
+            let (Some(Some(slot)), Some(rt)) = (self.ports.get_mut(p as usize), self.runtime.get_mut(p as usize)) else {
+                continue;
+            };
+            let mut frames: ArrayVec<TxFrame<'_>, BATCH_SIZE> = ArrayVec::new();
+            for d in rt.txq.iter() {
+                if let Some(s) = self.rx.get(usize::from(d.slot)) {
+                    if frames.try_push(d.frame(s)).is_err() {
+                        break;
+                    }
+                }
+            }
+            let out = slot.io.send_batch(&frames);
+            rt.counters.tx_packets += out.sent as u64;
+            rt.counters.tx_bytes += out.bytes;
+            for _ in out.sent..rt.txq.len() {
+                rt.counters.drop(DropReason::TxFailed);
+            }
+            rt.txq.clear();
+        }
+        self.dirty.clear();
+    }
+
+    /// Ages out learned addresses in every bridge.
+    pub fn expire(&mut self, now: Millis) {
+        for b in self.bridges.iter_mut().flatten() {
+            b.mac.expire(now);
+        }
+    }
+
+    /// Lets every port re-read its MTU and the like.
+    pub fn refresh_ports(&mut self) {
+        for (i, slot) in self.ports.iter_mut().enumerate() {
+            let Some(slot) = slot else { continue };
+            slot.io.refresh();
+            let mtu = slot.io.mtu();
+            if let Some(m) = self.bridges.get_mut(slot.bridge as usize).and_then(Option::as_mut).and_then(|b| b.member_mut(i as PortId)) {
+                m.mtu = mtu;
+            }
+        }
+    }
+
+    pub fn fdb(&self, bridge: BridgeId, now: Millis) -> Vec<FdbRow> {
+        let Some(b) = self.bridge(bridge) else { return Vec::new() };
+        b.mac
+            .entries(now)
+            .into_iter()
+            .map(|(vlan, mac, e)| FdbRow {
+                port: self.port(e.port).map(|p| p.name().to_string()).unwrap_or_default(),
+                vlan,
+                mac,
+                age_ms: now.saturating_sub(e.last_seen),
+            })
+            .collect()
+    }
+
+    pub fn fdb_stats(&self, bridge: BridgeId, now: Millis) -> FdbStats {
+        let Some(b) = self.bridge(bridge) else { return FdbStats::default() };
+        FdbStats {
+            entries: b.mac.entries(now).len(),
+            limit: b.mac.limit(),
+            aging_secs: b.mac.aging_secs(),
+            moves: b.mac.moves(),
+            evictions: b.mac.evictions(),
+        }
+    }
+
+    pub fn fdb_flush(&mut self, bridge: BridgeId) {
+        if let Some(b) = self.bridge_mut(bridge) {
+            b.mac.flush();
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! The port abstraction: where frames enter and leave the datapath.
+//!
+//! A port is owned by one datapath thread. It never blocks: `recv_batch` returns what the
+//! kernel has queued now and `send_batch` hands frames to the kernel or reports them unsent.
+//! The thread waits for readiness on [`Port::poll_fd`] with epoll.
+
+use crate::packet::{RxBatch, TxFrame};
+use std::io;
+use std::os::fd::RawFd;
+
+/// Result of one transmit call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TxOutcome {
+    /// Frames accepted by the kernel (or the peer, for in-memory ports).
+    pub sent: usize,
+    /// Bytes in the frames accepted.
+    pub bytes: u64,
+}
+
+/// Why a port stopped working.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortFault {
+    /// The interface was deleted; the port must be reopened.
+    InterfaceGone,
+    /// Any other persistent error.
+    Io(String),
+}
+
+pub trait Port: Send {
+    /// Interface name (also the port's name on its bridge).
+    fn name(&self) -> &str;
+
+    /// Receives frames into the free slots of `batch` and commits them. Returns how many
+    /// frames were added; `Ok(0)` means nothing is queued. Frames carry their 802.1Q tag in
+    /// band, exactly as on the wire. Must not block.
+    fn recv_batch(&mut self, batch: &mut RxBatch) -> Result<usize, PortFault>;
+
+    /// Transmits frames in order, as far as the kernel accepts them. Frames after the first
+    /// refused one are not sent; the caller counts them as drops. Must not block.
+    fn send_batch(&mut self, frames: &[TxFrame<'_>]) -> TxOutcome;
+
+    /// File descriptor that becomes readable when frames are queued, if any.
+    fn poll_fd(&self) -> Option<RawFd>;
+
+    /// Largest payload after the Ethernet header (and one VLAN tag) the port carries.
+    fn mtu(&self) -> usize;
+
+    /// Re-reads slow-changing properties (MTU). Called about once a second.
+    fn refresh(&mut self) {}
+
+    /// Called when the port is removed from its bridge for good (not on daemon exit):
+    /// a port that created its device deletes it here.
+    fn destroy(self: Box<Self>) -> io::Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,244 @@
+//! `system` ports: an existing interface (veth end, a tap held by QEMU, a NIC) through an
+//! AF_PACKET socket.
+//!
+//! - The socket is created with protocol 0 (it hears nothing) and only then bound to the
+//!   interface with `ETH_P_ALL`, so no frame from another interface slips in between.
+//! - `PACKET_IGNORE_OUTGOING` keeps our own transmissions out of the receive queue (and the
+//!   packet type is checked too, for older kernels).
+//! - Promiscuous mode is a socket membership: the kernel drops it when the socket closes.
+//! - The kernel moves received 802.1Q tags into metadata; `PACKET_AUXDATA` returns them and
+//!   the tag is put back in band using the buffer's headroom.
+//! - Receive and transmit are batched with `recvmmsg`/`sendmmsg`: one system call per batch.
+//!   The message headers are built on the stack per call, pointing into the batch's buffers.
+
+use super::sys::{self, cvt, PacketMreq, TpacketAuxdata};
+use crate::packet::{RxBatch, TxFrame, BATCH_SIZE};
+use crate::port::{Port, PortFault, TxOutcome};
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// Socket buffer sizes: large enough that a burst does not overflow the kernel queue.
+const SOCKET_BUFFER_BYTES: libc::c_int = 8 << 20;
+/// Control buffer per message: one cmsghdr + tpacket_auxdata, rounded up generously.
+const CTRL_LEN: usize = 64;
+
+pub struct AfPacketPort {
+    name: String,
+    fd: OwnedFd,
+    ifindex: u32,
+    mtu: usize,
+}
+
+#[repr(C, align(8))]
+#[derive(Clone, Copy)]
+struct CtrlBuf([u8; CTRL_LEN]);
+
+impl AfPacketPort {
+    /// Opens interface `name` in rvsd's network namespace.
+    pub fn open(name: &str) -> io::Result<Self> {
+        let ifindex = sys::if_index(name).map_err(|e| {
+            if e.raw_os_error() == Some(libc::ENODEV) {
+                io::Error::new(io::ErrorKind::NotFound, format!("interface '{name}' not found"))
+            } else {
+                e
+            }
+        })?;
+        // SAFETY: plain socket(2); the fd is owned right away.
+        let raw = cvt(unsafe {
+            libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0)
+        })?;
+        // SAFETY: fresh descriptor we own.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let s = fd.as_raw_fd();
+        let one: libc::c_int = 1;
+        sys::setsockopt(s, sys::SOL_PACKET, sys::PACKET_AUXDATA, &one)?;
+        // Older kernels lack it; the packet-type check in recv covers them.
+        let _ = sys::setsockopt(s, sys::SOL_PACKET, sys::PACKET_IGNORE_OUTGOING, &one);
+        if sys::setsockopt(s, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &SOCKET_BUFFER_BYTES).is_err() {
+            sys::setsockopt(s, libc::SOL_SOCKET, libc::SO_RCVBUF, &SOCKET_BUFFER_BYTES)?;
+        }
+        if sys::setsockopt(s, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &SOCKET_BUFFER_BYTES).is_err() {
+            sys::setsockopt(s, libc::SOL_SOCKET, libc::SO_SNDBUF, &SOCKET_BUFFER_BYTES)?;
+        }
+        // SAFETY: sockaddr_ll is plain old data.
+        let mut sll: libc::sockaddr_ll = unsafe { zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = sys::ETH_P_ALL.to_be();
+        sll.sll_ifindex = ifindex as libc::c_int;
+        // SAFETY: binds with a valid sockaddr_ll of the size passed.
+        cvt(unsafe {
+            libc::bind(s, (&sll as *const libc::sockaddr_ll).cast(), size_of::<libc::sockaddr_ll>() as libc::socklen_t)
+        })?;
+        let mreq = PacketMreq { mr_ifindex: ifindex as libc::c_int, mr_type: sys::PACKET_MR_PROMISC, ..Default::default() };
+        sys::setsockopt(s, sys::SOL_PACKET, sys::PACKET_ADD_MEMBERSHIP, &mreq)?;
+        let mtu = sys::get_mtu(s, name).unwrap_or(1500);
+        Ok(AfPacketPort { name: name.to_string(), fd, ifindex, mtu })
+    }
+
+    /// After ENETDOWN: is our interface still there (merely down) or gone?
+    fn interface_still_exists(&self) -> bool {
+        sys::if_index(&self.name).map(|i| i == self.ifindex).unwrap_or(false)
+    }
+
+    fn recv_error(&self, e: io::Error) -> Result<usize, PortFault> {
+        match e.raw_os_error() {
+            Some(libc::EAGAIN) | Some(libc::EINTR) => Ok(0),
+            Some(libc::ENETDOWN) | Some(libc::ENXIO) | Some(libc::ENODEV) => {
+                if self.interface_still_exists() {
+                    Ok(0)
+                } else {
+                    Err(PortFault::InterfaceGone)
+                }
+            }
+            _ => Err(PortFault::Io(e.to_string())),
+        }
+    }
+}
+
+/// The VLAN tag the kernel took out of a frame, from the PACKET_AUXDATA control message.
+fn aux_vlan_tag(msg: &libc::msghdr) -> Option<[u8; 4]> {
+    // SAFETY: msg's control buffer was filled by recvmmsg; CMSG_* walk within msg_controllen.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == sys::SOL_PACKET && (*c).cmsg_type == sys::PACKET_AUXDATA {
+                let aux: TpacketAuxdata = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                if aux.tp_status & sys::TP_STATUS_VLAN_VALID == 0 {
+                    return None;
+                }
+                let tpid = if aux.tp_status & sys::TP_STATUS_VLAN_TPID_VALID != 0 { aux.tp_vlan_tpid } else { 0x8100 };
+                let (t, c) = (tpid.to_be_bytes(), aux.tp_vlan_tci.to_be_bytes());
+                return Some([t[0], t[1], c[0], c[1]]);
+            }
+            c = libc::CMSG_NXTHDR(msg, c);
+        }
+        None
+    }
+}
+
+impl Port for AfPacketPort {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn recv_batch(&mut self, batch: &mut RxBatch) -> Result<usize, PortFault> {
+        let slots = batch.free_slots();
+        let want = slots.len().min(BATCH_SIZE);
+        if want == 0 {
+            return Ok(0);
+        }
+        // SAFETY: these are plain old data; every pointer is set below before use.
+        let mut hdrs: [libc::mmsghdr; BATCH_SIZE] = unsafe { zeroed() };
+        let mut iovs: [libc::iovec; BATCH_SIZE] = unsafe { zeroed() };
+        let mut addrs: [libc::sockaddr_ll; BATCH_SIZE] = unsafe { zeroed() };
+        let mut ctrl = [CtrlBuf([0; CTRL_LEN]); BATCH_SIZE];
+        for i in 0..want {
+            let area = slots[i].recv_area();
+            iovs[i] = libc::iovec { iov_base: area.as_mut_ptr().cast(), iov_len: area.len() };
+            let h = &mut hdrs[i].msg_hdr;
+            h.msg_name = (&mut addrs[i] as *mut libc::sockaddr_ll).cast();
+            h.msg_namelen = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+            h.msg_iov = &mut iovs[i];
+            h.msg_iovlen = 1;
+            h.msg_control = ctrl[i].0.as_mut_ptr().cast();
+            h.msg_controllen = CTRL_LEN;
+        }
+        // SAFETY: `want` headers are initialised and point into live buffers. MSG_TRUNC makes
+        // msg_len the frame's full length even when it did not fit.
+        let r = unsafe {
+            libc::recvmmsg(
+                self.fd.as_raw_fd(),
+                hdrs.as_mut_ptr(),
+                want as libc::c_uint,
+                libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+                std::ptr::null_mut(),
+            )
+        };
+        if r < 0 {
+            return self.recv_error(io::Error::last_os_error());
+        }
+        let got = usize::try_from(r).unwrap_or(0).min(want);
+        let mut kept = 0;
+        for i in 0..got {
+            if addrs[i].sll_pkttype == sys::PACKET_OUTGOING {
+                continue;
+            }
+            let wire_len = hdrs[i].msg_len as usize;
+            let tag = aux_vlan_tag(&hdrs[i].msg_hdr);
+            let slot = &mut slots[i];
+            let cap = slot.recv_area().len();
+            slot.set_received(wire_len.min(cap), wire_len);
+            if let Some(tag) = tag {
+                slot.insert_tag(tag);
+            }
+            if kept != i {
+                slots.swap(kept, i);
+            }
+            kept += 1;
+        }
+        batch.commit(kept);
+        Ok(kept)
+    }
+
+    fn send_batch(&mut self, frames: &[TxFrame<'_>]) -> TxOutcome {
+        let n = frames.len().min(BATCH_SIZE);
+        // SAFETY: plain old data; pointers are set below before use.
+        let mut hdrs: [libc::mmsghdr; BATCH_SIZE] = unsafe { zeroed() };
+        let mut iovs: [[libc::iovec; 3]; BATCH_SIZE] = unsafe { zeroed() };
+        let mut tags = [[0u8; 4]; BATCH_SIZE];
+        for (i, f) in frames.iter().take(n).enumerate() {
+            let mut cnt = 0;
+            let pieces: [&[u8]; 3] = [f.head, if let Some(t) = f.tag { tags[i] = t; &tags[i][..] } else { &[] }, f.tail];
+            for p in pieces {
+                if !p.is_empty() {
+                    iovs[i][cnt] = libc::iovec { iov_base: p.as_ptr() as *mut libc::c_void, iov_len: p.len() };
+                    cnt += 1;
+                }
+            }
+            hdrs[i].msg_hdr.msg_iov = iovs[i].as_mut_ptr();
+            hdrs[i].msg_hdr.msg_iovlen = cnt;
+        }
+        let mut out = TxOutcome::default();
+        let mut next = 0;
+        let mut attempts = 0;
+        while next < n && attempts < BATCH_SIZE {
+            attempts += 1;
+            // SAFETY: headers next..n are initialised and point into live buffers.
+            let r = unsafe {
+                libc::sendmmsg(self.fd.as_raw_fd(), hdrs[next..].as_mut_ptr(), (n - next) as libc::c_uint, libc::MSG_DONTWAIT)
+            };
+            if r > 0 {
+                let sent = usize::try_from(r).unwrap_or(0);
+                for f in &frames[next..next + sent] {
+                    out.sent += 1;
+                    out.bytes += f.len() as u64;
+                }
+                next += sent;
+                continue;
+            }
+            match io::Error::last_os_error().raw_os_error() {
+                Some(libc::EINTR) => continue,
+                // This frame cannot go (too big, device down...); the rest may.
+                Some(libc::EMSGSIZE) | Some(libc::ENETDOWN) | Some(libc::ENXIO) | Some(libc::EINVAL) => next += 1,
+                // Queue full or anything else: the remaining frames are dropped.
+                _ => break,
+            }
+        }
+        out
+    }
+
+    fn poll_fd(&self) -> Option<RawFd> {
+        Some(self.fd.as_raw_fd())
+    }
+
+    fn mtu(&self) -> usize {
+        self.mtu
+    }
+
+    fn refresh(&mut self) {
+        if let Ok(m) = sys::get_mtu(self.fd.as_raw_fd(), &self.name) {
+            self.mtu = m;
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! An in-memory port for tests: frames are injected and collected through a handle.
+
+use crate::packet::{RxBatch, TxFrame};
+use crate::port::{Port, PortFault, TxOutcome};
+use std::collections::VecDeque;
+use std::os::fd::RawFd;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+#[derive(Default)]
+struct Queues {
+    rx: VecDeque<Vec<u8>>,
+    tx: Vec<Vec<u8>>,
+    /// Refuse transmits after this many more frames (None: never).
+    tx_budget: Option<usize>,
+}
+
+/// The port side, given to the datapath.
+pub struct MemoryPort {
+    name: String,
+    mtu: usize,
+    q: Arc<Mutex<Queues>>,
+}
+
+/// The test side: inject frames, read what the port transmitted.
+#[derive(Clone)]
+pub struct MemoryPortHandle {
+    q: Arc<Mutex<Queues>>,
+}
+
+fn lock(q: &Mutex<Queues>) -> MutexGuard<'_, Queues> {
+    q.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl MemoryPort {
+    pub fn new(name: &str) -> (MemoryPort, MemoryPortHandle) {
+        Self::with_mtu(name, 1500)
+    }
+
+    pub fn with_mtu(name: &str, mtu: usize) -> (MemoryPort, MemoryPortHandle) {
+        let q = Arc::new(Mutex::new(Queues::default()));
+        (MemoryPort { name: name.to_string(), mtu, q: q.clone() }, MemoryPortHandle { q })
+    }
+}
+
+impl MemoryPortHandle {
+    /// Queues a frame as if it arrived from the wire.
+    pub fn inject(&self, frame: &[u8]) {
+        lock(&self.q).rx.push_back(frame.to_vec());
+    }
+    /// Takes every frame the port transmitted so far.
+    pub fn take_sent(&self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut lock(&self.q).tx)
+    }
+    /// Makes the port refuse transmits after `n` more frames.
+    pub fn limit_tx(&self, n: Option<usize>) {
+        lock(&self.q).tx_budget = n;
+    }
+    pub fn pending_rx(&self) -> usize {
+        lock(&self.q).rx.len()
+    }
+}
+
+impl Port for MemoryPort {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn recv_batch(&mut self, batch: &mut RxBatch) -> Result<usize, PortFault> {
+        let mut q = lock(&self.q);
+        let mut n = 0;
+        for slot in batch.free_slots() {
+            let Some(frame) = q.rx.pop_front() else { break };
+            slot.fill(&frame);
+            n += 1;
+        }
+        drop(q);
+        batch.commit(n);
+        Ok(n)
+    }
+
+    fn send_batch(&mut self, frames: &[TxFrame<'_>]) -> TxOutcome {
+        let mut q = lock(&self.q);
+        let mut out = TxOutcome::default();
+        for f in frames {
+            if let Some(b) = q.tx_budget.as_mut() {
+                if *b == 0 {
+                    break;
+                }
+                *b -= 1;
+            }
+            q.tx.push(f.to_vec());
+            out.sent += 1;
+            out.bytes += f.len() as u64;
+        }
+        out
+    }
+
+    fn poll_fd(&self) -> Option<RawFd> {
+        None
+    }
+
+    fn mtu(&self) -> usize {
+        self.mtu
+    }
+}

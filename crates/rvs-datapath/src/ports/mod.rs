@@ -1,0 +1,7 @@
+//! Port implementations.
+
+pub mod afpacket;
+pub mod memory;
+pub mod netns;
+pub mod sys;
+pub mod tap;

@@ -1,0 +1,67 @@
+//! Running code inside another network namespace.
+//!
+//! A thread may switch its own network namespace with `setns(2)`; sockets and TAP file
+//! descriptors opened there stay bound to that namespace after the thread ends. So each call
+//! spawns a short-lived thread, switches it, runs the closure and returns the result. This is
+//! control-path only (port attach), never per packet.
+
+use super::sys::cvt;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+/// Where iproute2 keeps named namespaces.
+pub const NETNS_RUN_DIR: &str = "/run/netns";
+
+/// Runs `f` in the named namespace (`/run/netns/NAME`).
+pub fn in_netns<R, F>(name: &str, f: F) -> io::Result<R>
+where
+    F: FnOnce() -> io::Result<R> + Send,
+    R: Send,
+{
+    if name.is_empty() || name.contains('/') || name.starts_with('.') {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("bad namespace name '{name}'")));
+    }
+    let path = Path::new(NETNS_RUN_DIR).join(name);
+    let ns = std::fs::File::open(&path)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot open namespace {}: {e}", path.display())))?;
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            // SAFETY: setns on a namespace fd we hold open; affects only this thread.
+            cvt(unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) })?;
+            f()
+        })
+        .join()
+        .unwrap_or_else(|_| Err(io::Error::other("namespace thread panicked")))
+    })
+}
+
+/// Names of the namespaces iproute2 knows about, sorted.
+pub fn named_namespaces() -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(NETNS_RUN_DIR)
+        .map(|rd| rd.filter_map(|e| e.ok()).filter_map(|e| e.file_name().into_string().ok()).collect())
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// Path of a named namespace.
+pub fn netns_path(name: &str) -> PathBuf {
+    Path::new(NETNS_RUN_DIR).join(name)
+}
+
+/// Namespaces in which an interface named `ifname` exists, own namespace (`None`) first,
+/// then `hint`, then the other named namespaces in order.
+pub fn namespaces_holding(ifname: &str, hint: Option<&str>) -> Vec<Option<String>> {
+    let mut out = Vec::new();
+    if super::sys::if_index(ifname).is_ok() {
+        out.push(None);
+    }
+    let mut candidates = named_namespaces();
+    if let Some(pos) = hint.and_then(|h| candidates.iter().position(|n| n == h)) {
+        let n = candidates.remove(pos);
+        candidates.insert(0, n);
+    }
+    out.extend(candidates.into_iter().filter(|ns| in_netns(ns, || super::sys::if_index(ifname)).is_ok()).map(Some));
+    out
+}
