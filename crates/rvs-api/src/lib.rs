@@ -97,11 +97,23 @@ pub struct BridgeSettings {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct PortVlanChange {
     /// New access/native VLAN. `Some(None)` clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "double_option")]
     pub tag: Option<Option<u16>>,
     /// New trunk list. `Some(vec![])` clears it (trunk all VLANs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trunks: Option<Vec<u16>>,
     /// New VLAN mode. `Some(None)` returns to the default (access if tagged, else trunk).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "double_option")]
     pub vlan_mode: Option<Option<VlanMode>>,
+}
+
+/// Keeps "absent" (`None`) apart from "explicit null" (`Some(None)`).
+fn double_option<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// Everything a client can ask of rvsd.
@@ -238,6 +250,19 @@ mod tests {
         assert!(!line.contains('\n'));
         let back: Envelope = serde_json::from_str(&line).expect("parse");
         assert_eq!(back, env);
+    }
+
+    #[test]
+    fn clearing_a_setting_differs_from_leaving_it() {
+        for change in [
+            PortVlanChange { tag: Some(None), trunks: None, vlan_mode: Some(None) },
+            PortVlanChange { tag: None, trunks: Some(vec![]), vlan_mode: None },
+            PortVlanChange { tag: Some(Some(7)), trunks: None, vlan_mode: Some(Some(VlanMode::NativeTagged)) },
+            PortVlanChange::default(),
+        ] {
+            let s = serde_json::to_string(&change).expect("serialize");
+            assert_eq!(serde_json::from_str::<PortVlanChange>(&s).expect("parse"), change, "{s}");
+        }
     }
 
     #[test]

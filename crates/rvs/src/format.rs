@@ -1,0 +1,470 @@
+//! Rendering of daemon responses as text or JSON. Every function returns a `String`
+//! (ending in a newline unless empty) so tests can check the exact output.
+
+use crate::cli::{Command, OutputFormat};
+use crate::client::ClientError;
+use rvs_api::{ApiError, BridgeInfo, FdbEntry, PortStats, Response, VlanSpec, PROTOCOL_VERSION};
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// Version of this CLI.
+pub const CLI_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The `kind` tag of a response, as on the wire.
+pub fn response_kind(response: &Response) -> &'static str {
+    match response {
+        Response::Done => "done",
+        Response::Pong { .. } => "pong",
+        Response::Bridges { .. } => "bridges",
+        Response::Ports { .. } => "ports",
+        Response::Show { .. } => "show",
+        Response::Fdb { .. } => "fdb",
+        Response::PortStats { .. } => "port-stats",
+    }
+}
+
+/// The response kind that answers a verb.
+pub fn expected_kind(command: &Command) -> &'static str {
+    match command {
+        Command::AddBr(_)
+        | Command::DelBr(_)
+        | Command::SetBr(_)
+        | Command::AddPort(_)
+        | Command::SetPort(_)
+        | Command::DelPort(_)
+        | Command::FdbFlush(_) => "done",
+        Command::ListBr => "bridges",
+        Command::ListPorts(_) => "ports",
+        Command::Show => "show",
+        Command::FdbShow(_) => "fdb",
+        Command::PortStats(_) => "port-stats",
+        Command::Version => "pong",
+    }
+}
+
+/// Pretty JSON followed by a newline.
+pub fn json<T: Serialize + ?Sized>(value: &T) -> String {
+    // Serializing these plain data types cannot fail (string keys, no custom impls).
+    let mut s = serde_json::to_string_pretty(value)
+        .unwrap_or_else(|e| format!("\"<unserializable: {e}>\""));
+    s.push('\n');
+    s
+}
+
+/// One name per line.
+pub fn names(names: &[String]) -> String {
+    names.iter().map(|n| format!("{n}\n")).collect()
+}
+
+/// `ovs-vsctl show`-like listing of bridges and ports.
+pub fn show(bridges: &[BridgeInfo]) -> String {
+    let mut out = String::new();
+    for b in bridges {
+        let _ = writeln!(out, "Bridge {}", b.name);
+        let _ = writeln!(
+            out,
+            "    mac_aging: {}s  mac_table_size: {}",
+            b.mac_aging_secs, b.mac_table_size
+        );
+        for p in &b.ports {
+            // Print the mode the daemon reports as effective.
+            let vlan = VlanSpec {
+                mode: Some(p.vlan_mode),
+                ..p.vlan.clone()
+            }
+            .describe();
+            let _ = writeln!(out, "    Port {}", p.name);
+            let _ = write!(
+                out,
+                "        type: {}  vlan: {vlan}  status: {}",
+                p.kind, p.status
+            );
+            if let Some(ns) = &p.netns {
+                let _ = write!(out, "  netns: {ns}");
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn fdb_row(port: &str, vlan: &str, mac: &str, age: &str) -> String {
+    format!(" {port:<15} {vlan:>5}  {mac:<17}  {age:>3}\n")
+}
+
+/// `ovs-appctl fdb/show`-like table, sorted by VLAN, then MAC, then port.
+pub fn fdb(entries: &[FdbEntry]) -> String {
+    let mut sorted: Vec<&FdbEntry> = entries.iter().collect();
+    sorted.sort_by(|a, b| {
+        (a.vlan, a.mac.to_ascii_lowercase(), &a.port).cmp(&(
+            b.vlan,
+            b.mac.to_ascii_lowercase(),
+            &b.port,
+        ))
+    });
+    let mut out = fdb_row("port", "VLAN", "MAC", "Age");
+    for e in sorted {
+        out.push_str(&fdb_row(
+            &e.port,
+            &e.vlan.to_string(),
+            &e.mac,
+            &e.age_secs.to_string(),
+        ));
+    }
+    out
+}
+
+/// Per-port counters, with one indented line per nonzero drop reason.
+pub fn port_stats(ports: &[PortStats]) -> String {
+    let mut out = String::new();
+    for p in ports {
+        let _ = writeln!(
+            out,
+            "port {}: rx pkts={} bytes={}  tx pkts={} bytes={}  drops={}",
+            p.port,
+            p.rx_packets,
+            p.rx_bytes,
+            p.tx_packets,
+            p.tx_bytes,
+            p.total_drops()
+        );
+        for (reason, n) in p.drops.iter().filter(|(_, n)| **n != 0) {
+            let _ = writeln!(out, "    drop {reason}={n}");
+        }
+    }
+    out
+}
+
+/// What `version` learned about the daemon.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DaemonVersion {
+    /// rvsd answered the ping.
+    Answered {
+        daemon_version: String,
+        protocol: u32,
+        pid: u32,
+    },
+    /// rvsd answered with an error (e.g. a protocol version mismatch).
+    Refused(ApiError),
+    /// rvsd could not be asked; the reason, as one line.
+    Unreachable(String),
+}
+
+#[derive(Serialize)]
+struct DaemonJson<'a> {
+    version: &'a str,
+    protocol: u32,
+    pid: u32,
+}
+
+#[derive(Serialize)]
+struct VersionJson<'a> {
+    cli_version: &'a str,
+    cli_protocol: u32,
+    daemon: Option<DaemonJson<'a>>,
+    daemon_error: Option<String>,
+}
+
+/// Output of `version`.
+pub fn version(format: OutputFormat, daemon: &DaemonVersion) -> String {
+    match format {
+        OutputFormat::Json => {
+            let (d, error) = match daemon {
+                DaemonVersion::Answered {
+                    daemon_version,
+                    protocol,
+                    pid,
+                } => (
+                    Some(DaemonJson {
+                        version: daemon_version,
+                        protocol: *protocol,
+                        pid: *pid,
+                    }),
+                    None,
+                ),
+                DaemonVersion::Refused(e) => (None, Some(e.message.clone())),
+                DaemonVersion::Unreachable(m) => (None, Some(m.clone())),
+            };
+            json(&VersionJson {
+                cli_version: CLI_VERSION,
+                cli_protocol: PROTOCOL_VERSION,
+                daemon: d,
+                daemon_error: error,
+            })
+        }
+        OutputFormat::Text => {
+            let mut out = format!("rvs {CLI_VERSION} (protocol {PROTOCOL_VERSION})\n");
+            let _ = match daemon {
+                DaemonVersion::Answered {
+                    daemon_version,
+                    protocol,
+                    pid,
+                } => {
+                    writeln!(
+                        out,
+                        "rvsd {daemon_version} (protocol {protocol}, pid {pid})"
+                    )
+                }
+                DaemonVersion::Refused(e) => writeln!(out, "rvsd: refused ping: {}", e.message),
+                DaemonVersion::Unreachable(m) => writeln!(out, "rvsd: not reachable: {m}"),
+            };
+            out
+        }
+    }
+}
+
+/// Renders the daemon's answer to `command` (any verb but `version`).
+/// A response of the wrong kind is an error: the daemon and CLI disagree.
+pub fn render(
+    command: &Command,
+    response: &Response,
+    format: OutputFormat,
+) -> Result<String, ClientError> {
+    let expected = expected_kind(command);
+    let got = response_kind(response);
+    if expected != got {
+        return Err(ClientError::Unexpected { expected, got });
+    }
+    if format == OutputFormat::Json {
+        return Ok(json(response));
+    }
+    Ok(match response {
+        Response::Done | Response::Pong { .. } => String::new(),
+        Response::Bridges { bridges } => names(bridges),
+        Response::Ports { ports } => names(ports),
+        Response::Show { bridges } => show(bridges),
+        Response::Fdb { entries } => fdb(entries),
+        Response::PortStats { ports } => port_stats(ports),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{BridgeArg, Command};
+    use rvs_api::{ErrorKind, PortInfo, PortKind, VlanMode};
+    use std::collections::BTreeMap;
+
+    fn sample_show() -> Vec<BridgeInfo> {
+        vec![
+            BridgeInfo {
+                name: "br0".into(),
+                mac_aging_secs: 300,
+                mac_table_size: 8192,
+                ports: vec![
+                    PortInfo {
+                        name: "veth-a".into(),
+                        kind: PortKind::System,
+                        vlan: VlanSpec {
+                            tag: Some(10),
+                            trunks: vec![],
+                            mode: None,
+                        },
+                        vlan_mode: VlanMode::Access,
+                        status: "up".into(),
+                        netns: None,
+                    },
+                    PortInfo {
+                        name: "tap1".into(),
+                        kind: PortKind::Tap,
+                        vlan: VlanSpec {
+                            tag: None,
+                            trunks: vec![10, 20],
+                            mode: None,
+                        },
+                        vlan_mode: VlanMode::Trunk,
+                        status: "up".into(),
+                        netns: Some("h3".into()),
+                    },
+                    PortInfo {
+                        name: "up0".into(),
+                        kind: PortKind::Internal,
+                        vlan: VlanSpec {
+                            tag: Some(5),
+                            trunks: vec![6, 7, 8],
+                            mode: Some(VlanMode::NativeUntagged),
+                        },
+                        vlan_mode: VlanMode::NativeUntagged,
+                        status: "down: no such device".into(),
+                        netns: None,
+                    },
+                ],
+            },
+            BridgeInfo {
+                name: "br1".into(),
+                mac_aging_secs: 60,
+                mac_table_size: 16,
+                ports: vec![],
+            },
+        ]
+    }
+
+    #[test]
+    fn show_text_is_exact() {
+        let expected = "\
+Bridge br0
+    mac_aging: 300s  mac_table_size: 8192
+    Port veth-a
+        type: system  vlan: access tag=10  status: up
+    Port tap1
+        type: tap  vlan: trunk trunks=10,20  status: up  netns: h3
+    Port up0
+        type: internal  vlan: native-untagged tag=5 trunks=6-8  status: down: no such device
+Bridge br1
+    mac_aging: 60s  mac_table_size: 16
+";
+        assert_eq!(show(&sample_show()), expected);
+        assert_eq!(show(&[]), "");
+    }
+
+    #[test]
+    fn fdb_text_is_sorted_and_aligned() {
+        let e = |port: &str, vlan, mac: &str, age| FdbEntry {
+            port: port.into(),
+            vlan,
+            mac: mac.into(),
+            age_secs: age,
+        };
+        let entries = vec![
+            e("tap1", 20, "52:54:00:00:00:02", 7),
+            e("veth-a", 10, "52:54:00:00:00:09", 1234),
+            e("veth-b", 10, "52:54:00:00:00:01", 0),
+        ];
+        let out = fdb(&entries);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines,
+            vec![
+                " port             VLAN  MAC                Age",
+                " veth-b             10  52:54:00:00:00:01    0",
+                " veth-a             10  52:54:00:00:00:09  1234",
+                " tap1               20  52:54:00:00:00:02    7",
+            ]
+        );
+        assert_eq!(fdb(&[]), " port             VLAN  MAC                Age\n");
+    }
+
+    #[test]
+    fn port_stats_text_is_exact() {
+        let mut drops = BTreeMap::new();
+        drops.insert("vlan-filtered".to_string(), 3);
+        drops.insert("no-buffer".to_string(), 2);
+        drops.insert("zero".to_string(), 0);
+        let ports = vec![
+            PortStats {
+                port: "veth-a".into(),
+                rx_packets: 10,
+                rx_bytes: 1000,
+                tx_packets: 20,
+                tx_bytes: 2000,
+                drops,
+            },
+            PortStats {
+                port: "tap1".into(),
+                ..Default::default()
+            },
+        ];
+        assert_eq!(
+            port_stats(&ports),
+            "port veth-a: rx pkts=10 bytes=1000  tx pkts=20 bytes=2000  drops=5\n\
+             \x20   drop no-buffer=2\n\
+             \x20   drop vlan-filtered=3\n\
+             port tap1: rx pkts=0 bytes=0  tx pkts=0 bytes=0  drops=0\n"
+        );
+    }
+
+    #[test]
+    fn render_checks_kind_and_formats() {
+        let br = || BridgeArg {
+            bridge: "br0".into(),
+        };
+        assert_eq!(
+            render(
+                &Command::ListBr,
+                &Response::Bridges {
+                    bridges: vec!["a".into(), "b".into()]
+                },
+                OutputFormat::Text
+            )
+            .unwrap(),
+            "a\nb\n"
+        );
+        assert_eq!(
+            render(
+                &Command::FdbFlush(br()),
+                &Response::Done,
+                OutputFormat::Text
+            )
+            .unwrap(),
+            ""
+        );
+        let err = render(
+            &Command::ListPorts(br()),
+            &Response::Done,
+            OutputFormat::Text,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unexpected reply from rvsd: expected 'ports', got 'done'"
+        );
+
+        let out = render(
+            &Command::Show,
+            &Response::Show {
+                bridges: sample_show(),
+            },
+            OutputFormat::Json,
+        )
+        .unwrap();
+        let back: Response = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            back,
+            Response::Show {
+                bridges: sample_show()
+            }
+        );
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["kind"], "show");
+        assert_eq!(v["bridges"][0]["ports"][1]["netns"], "h3");
+        assert_eq!(
+            render(
+                &Command::FdbFlush(br()),
+                &Response::Done,
+                OutputFormat::Json
+            )
+            .unwrap(),
+            "{\n  \"kind\": \"done\"\n}\n"
+        );
+    }
+
+    #[test]
+    fn version_output() {
+        let answered = DaemonVersion::Answered {
+            daemon_version: "9.9.9".into(),
+            protocol: 1,
+            pid: 42,
+        };
+        assert_eq!(
+            version(OutputFormat::Text, &answered),
+            format!("rvs {CLI_VERSION} (protocol 1)\nrvsd 9.9.9 (protocol 1, pid 42)\n")
+        );
+        let refused = DaemonVersion::Refused(ApiError::new(
+            ErrorKind::Protocol,
+            "protocol 1 not supported",
+        ));
+        assert!(version(OutputFormat::Text, &refused)
+            .ends_with("\nrvsd: refused ping: protocol 1 not supported\n"));
+        let v: serde_json::Value =
+            serde_json::from_str(&version(OutputFormat::Json, &answered)).unwrap();
+        assert_eq!(v["cli_version"], CLI_VERSION);
+        assert_eq!(v["daemon"]["version"], "9.9.9");
+        assert_eq!(v["daemon"]["pid"], 42);
+        assert!(v["daemon_error"].is_null());
+        let down = DaemonVersion::Unreachable("rvsd is not running".into());
+        let v: serde_json::Value =
+            serde_json::from_str(&version(OutputFormat::Json, &down)).unwrap();
+        assert!(v["daemon"].is_null());
+        assert_eq!(v["daemon_error"], "rvsd is not running");
+    }
+}
