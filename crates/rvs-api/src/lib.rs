@@ -154,7 +154,11 @@ pub enum Response {
     Bridges { bridges: Vec<String> },
     Ports { ports: Vec<String> },
     Show { bridges: Vec<BridgeInfo> },
-    Fdb { entries: Vec<FdbEntry> },
+    Fdb {
+        entries: Vec<FdbEntry>,
+        #[serde(default)]
+        summary: FdbSummary,
+    },
     PortStats { ports: Vec<PortStats> },
 }
 
@@ -185,6 +189,18 @@ pub struct FdbEntry {
     pub vlan: u16,
     pub mac: String,
     pub age_secs: u64,
+}
+
+/// Learning-table statistics of one bridge.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FdbSummary {
+    pub entries: u64,
+    pub limit: u64,
+    pub aging_secs: u32,
+    /// Stations seen moving from one port to another.
+    pub moves: u64,
+    /// Entries evicted because the table was full.
+    pub evictions: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

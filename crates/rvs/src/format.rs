@@ -114,6 +114,14 @@ pub fn fdb(entries: &[FdbEntry]) -> String {
     out
 }
 
+/// One line under the fdb table: size, limit, aging, moves, evictions.
+pub fn fdb_summary(s: &rvs_api::FdbSummary) -> String {
+    format!(
+        "{} entries (limit {}), aging {}s, station moves {}, evictions {}\n",
+        s.entries, s.limit, s.aging_secs, s.moves, s.evictions
+    )
+}
+
 /// Per-port counters, with one indented line per nonzero drop reason.
 pub fn port_stats(ports: &[PortStats]) -> String {
     let mut out = String::new();
@@ -233,7 +241,7 @@ pub fn render(
         Response::Bridges { bridges } => names(bridges),
         Response::Ports { ports } => names(ports),
         Response::Show { bridges } => show(bridges),
-        Response::Fdb { entries } => fdb(entries),
+        Response::Fdb { entries, summary } => fdb(entries) + &fdb_summary(summary),
         Response::PortStats { ports } => port_stats(ports),
     })
 }

@@ -539,6 +539,7 @@ fn json_output_parses() {
         },
         ok(Response::Fdb {
             entries: entries.clone(),
+            summary: Default::default(),
         }),
     );
     let o = run(&[

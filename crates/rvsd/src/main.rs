@@ -1,1 +1,48 @@
-fn main() {}
+//! `rvsd`: the rvs virtual switch daemon.
+//!
+//! ```text
+//!  rvs CLI ──JSON line──► control socket (tokio) ──► State::handle ──► config DB (atomic)
+//!                                                        │
+//!                                                        └─ closures ─► datapath worker thread
+//!                                                                        (epoll, ports, bridges)
+//! ```
+
+mod config;
+mod server;
+mod state;
+
+use anyhow::Result;
+use clap::Parser;
+use std::path::PathBuf;
+
+/// The rvs virtual switch daemon.
+#[derive(Debug, Parser)]
+#[command(name = "rvsd", version, about)]
+struct Args {
+    /// Directory for the control socket (rvsd.sock) and the lock file.
+    #[arg(long, value_name = "DIR", default_value = rvs_api::DEFAULT_RUN_DIR)]
+    run_dir: PathBuf,
+    /// Configuration database, rewritten atomically after every change.
+    #[arg(long, value_name = "FILE", default_value = rvs_api::DEFAULT_DB)]
+    db: PathBuf,
+}
+
+fn main() {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RVS_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    if let Err(e) = run(args) {
+        eprintln!("rvsd: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Args) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(server::serve(args.run_dir, args.db))
+}

@@ -128,6 +128,13 @@ impl TapPort {
         Ok((Self::finish(name, tun, ctl, vnet_hdr, None), TapAttach { netns: None, created: true }))
     }
 
+    /// Attaches to the device only if it exists somewhere (never creates it).
+    pub fn open_existing(name: &str, netns_hint: Option<&str>) -> Option<TapPort> {
+        namespaces_holding(name, netns_hint).into_iter().find_map(|ns| {
+            open_in(ns.as_deref(), name, false).ok().map(|(tun, ctl, vnet)| Self::finish(name, tun, ctl, vnet, ns))
+        })
+    }
+
     fn finish(name: &str, tun: OwnedFd, ctl: OwnedFd, vnet_hdr: bool, netns: Option<String>) -> TapPort {
         let mtu = sys::get_mtu(ctl.as_raw_fd(), name).unwrap_or(1500);
         TapPort { name: name.to_string(), tun, ctl, vnet_hdr, mtu, netns }

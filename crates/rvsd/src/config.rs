@@ -1,0 +1,160 @@
+//! The persistent configuration database.
+//!
+//! One JSON document, rewritten atomically after every accepted change: write a temporary
+//! file beside it, fsync it, rename it over the old one, fsync the directory. A crash at any
+//! point leaves either the old or the new document, never a mix. At start the document is
+//! read back and applied; one that does not parse stops rvsd with a clear error rather than
+//! being overwritten, so nothing a user configured is lost.
+
+use anyhow::{bail, Context, Result};
+use rvs_api::{PortKind, VlanSpec, DEFAULT_MAC_AGING_SECS, DEFAULT_MAC_TABLE_SIZE};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+/// Schema version of the document.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub format_version: u32,
+    #[serde(default)]
+    pub bridges: BTreeMap<String, BridgeConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { format_version: FORMAT_VERSION, bridges: BTreeMap::new() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BridgeConfig {
+    pub mac_aging_secs: u32,
+    pub mac_table_size: u32,
+    #[serde(default)]
+    pub ports: BTreeMap<String, PortConfig>,
+}
+
+impl Default for BridgeConfig {
+    fn default() -> Self {
+        BridgeConfig { mac_aging_secs: DEFAULT_MAC_AGING_SECS, mac_table_size: DEFAULT_MAC_TABLE_SIZE, ports: BTreeMap::new() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortConfig {
+    pub kind: PortKind,
+    #[serde(default)]
+    pub vlan: VlanSpec,
+    /// Network namespace a tap device was last found in (a hint for re-attaching).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<String>,
+}
+
+impl Config {
+    /// Reads the database; a missing file is an empty configuration.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = match fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(e) => return Err(e).with_context(|| format!("cannot read configuration database {}", path.display())),
+        };
+        let cfg: Config = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "configuration database {} is not valid (fix it, or move it away to start empty)",
+                path.display()
+            )
+        })?;
+        if cfg.format_version != FORMAT_VERSION {
+            bail!(
+                "configuration database {} has format version {}, this rvsd reads version {FORMAT_VERSION}",
+                path.display(),
+                cfg.format_version
+            );
+        }
+        for (b, bc) in &cfg.bridges {
+            for (p, pc) in &bc.ports {
+                pc.vlan
+                    .clone()
+                    .validated()
+                    .map_err(|e| anyhow::anyhow!("configuration database {}: port {b}/{p}: {e}", path.display()))?;
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// Writes the database atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let mut text = serde_json::to_string_pretty(self).context("cannot encode configuration")?;
+        text.push('\n');
+        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "conf.db".into());
+        let tmp = dir.join(format!(".{file_name}.tmp"));
+        let write = || -> std::io::Result<()> {
+            let mut f = fs::File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            fs::rename(&tmp, path)?;
+            fs::File::open(dir)?.sync_all()
+        };
+        write().with_context(|| format!("cannot save configuration database {}", path.display()))?;
+        Ok(())
+    }
+
+    /// The bridge that holds port `name`, if any.
+    pub fn bridge_of_port(&self, name: &str) -> Option<&str> {
+        self.bridges.iter().find(|(_, b)| b.ports.contains_key(name)).map(|(n, _)| n.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tempdir(tag: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("rvsd-config-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).expect("mkdir");
+        d
+    }
+
+    #[test]
+    fn save_then_load_roundtrips() {
+        let d = tempdir("rt");
+        let db = d.join("sub/conf.db");
+        let mut cfg = Config::default();
+        let mut br = BridgeConfig::default();
+        br.ports.insert(
+            "tap1".into(),
+            PortConfig { kind: PortKind::Tap, vlan: VlanSpec { tag: Some(10), ..Default::default() }, netns: Some("h1".into()) },
+        );
+        cfg.bridges.insert("br0".into(), br);
+        cfg.save(&db).expect("save");
+        assert_eq!(Config::load(&db).expect("load"), cfg);
+        assert!(!d.join("sub/.conf.db.tmp").exists(), "temporary file renamed away");
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn missing_file_is_empty_and_garbage_is_refused() {
+        let d = tempdir("bad");
+        assert_eq!(Config::load(&d.join("none.db")).expect("load"), Config::default());
+        let db = d.join("conf.db");
+        fs::write(&db, "{ not json").expect("write");
+        let err = format!("{:#}", Config::load(&db).expect_err("must refuse"));
+        assert!(err.contains("not valid"), "{err}");
+        fs::write(&db, r#"{"format_version":1,"bridges":{"b":{"mac_aging_secs":300,"mac_table_size":10,"ports":{"p":{"kind":"system","vlan":{"tag":9999,"trunks":[],"mode":null}}}}}}"#).expect("write");
+        let err = format!("{:#}", Config::load(&db).expect_err("must refuse"));
+        assert!(err.contains("outside 1-4094"), "{err}");
+        fs::write(&db, r#"{"format_version":1,"bogus":1}"#).expect("write");
+        assert!(Config::load(&db).is_err(), "unknown keys are refused");
+        let _ = fs::remove_dir_all(&d);
+    }
+}

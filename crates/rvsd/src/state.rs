@@ -1,0 +1,550 @@
+//! The daemon's state machine: the configuration, the datapath worker, and the link
+//! between them.
+//!
+//! Every change follows one order so that a refused change leaves nothing behind:
+//! 1. validate the request against the current configuration;
+//! 2. open whatever the change needs from the system (a socket, a TAP device);
+//! 3. persist the new configuration atomically;
+//! 4. apply it to the datapath (which cannot fail short of the worker being gone).
+//!
+//! If step 2 or 3 fails, what step 2 opened is closed again (a TAP device created for the
+//! change is deleted) and the running and persisted state are as before.
+//!
+//! Ports whose interface is missing (at start, or deleted while running) stay configured
+//! with an error status; [`State::retry_ports`] reattaches them when the interface returns.
+
+use crate::config::{BridgeConfig, Config, PortConfig};
+use rvs_api::{
+    ApiError, BridgeInfo, BridgeSettings, ErrorKind, FdbEntry, FdbSummary, PortInfo, PortKind, PortStats, PortVlanChange,
+    Request, Response, VlanSpec,
+};
+use rvs_datapath::ports::afpacket::AfPacketPort;
+use rvs_datapath::ports::tap::TapPort;
+use rvs_datapath::worker::WorkerHandle;
+use rvs_datapath::{BridgeId, Port, PortId};
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// Bounds shared with the CLI.
+pub const MAC_AGING_RANGE: std::ops::RangeInclusive<u32> = 10..=1_000_000;
+pub const MAC_TABLE_SIZE_RANGE: std::ops::RangeInclusive<u32> = 1..=1_000_000;
+
+type ApiResult = Result<Response, ApiError>;
+
+/// What the daemon knows about a configured port at run time.
+#[derive(Debug, Clone, Default)]
+struct PortRun {
+    id: Option<PortId>,
+    /// Why the port is not attached (when `id` is None).
+    error: Option<String>,
+    netns: Option<String>,
+}
+
+pub struct State {
+    config: Config,
+    db: PathBuf,
+    worker: WorkerHandle,
+    bridge_ids: HashMap<String, BridgeId>,
+    ports: HashMap<String, PortRun>,
+}
+
+fn worker_gone() -> ApiError {
+    ApiError::new(ErrorKind::System, "the datapath thread has stopped; restart rvsd")
+}
+
+fn no_bridge(name: &str) -> ApiError {
+    ApiError::new(ErrorKind::NoSuchBridge, format!("no bridge named '{name}'"))
+}
+
+fn no_port(bridge: &str, name: &str) -> ApiError {
+    ApiError::new(ErrorKind::NoSuchPort, format!("bridge '{bridge}' has no port named '{name}'"))
+}
+
+/// Checks a bridge or port name (they follow Linux interface naming).
+pub fn check_name(what: &str, name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= 15
+        && name != "."
+        && name != ".."
+        && !name.chars().any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!(
+            "invalid {what} name '{name}': use 1-15 characters without '/', ':' or spaces"
+        )))
+    }
+}
+
+fn check_settings(s: &BridgeSettings) -> Result<(), ApiError> {
+    if let Some(a) = s.mac_aging_secs {
+        if !MAC_AGING_RANGE.contains(&a) {
+            return Err(ApiError::invalid(format!(
+                "mac aging {a}s is outside {}-{} seconds",
+                MAC_AGING_RANGE.start(),
+                MAC_AGING_RANGE.end()
+            )));
+        }
+    }
+    if let Some(n) = s.mac_table_size {
+        if !MAC_TABLE_SIZE_RANGE.contains(&n) {
+            return Err(ApiError::invalid(format!(
+                "mac table size {n} is outside {}-{}",
+                MAC_TABLE_SIZE_RANGE.start(),
+                MAC_TABLE_SIZE_RANGE.end()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// An opened port, with where it was found.
+struct Opened {
+    io: Box<dyn Port>,
+    netns: Option<String>,
+    /// rvsd created the device for this change (delete it if the change is refused).
+    created: bool,
+}
+
+fn open_port(name: &str, kind: PortKind, netns_hint: Option<&str>) -> Result<Opened, ApiError> {
+    match kind {
+        PortKind::System => match AfPacketPort::open(name) {
+            Ok(p) => Ok(Opened { io: Box::new(p), netns: None, created: false }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ApiError::new(
+                ErrorKind::InterfaceNotFound,
+                format!("interface '{name}' not found (a system port needs an existing interface; create it first, or use --type tap)"),
+            )),
+            Err(e) => Err(ApiError::new(ErrorKind::System, format!("cannot open interface '{name}': {e}"))),
+        },
+        PortKind::Tap | PortKind::Internal => match TapPort::open_or_create(name, netns_hint) {
+            Ok((p, attach)) => Ok(Opened { io: Box::new(p), netns: attach.netns, created: attach.created }),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput || e.kind() == std::io::ErrorKind::ResourceBusy => {
+                Err(ApiError::invalid(e.to_string()))
+            }
+            Err(e) => Err(ApiError::new(ErrorKind::System, format!("cannot open tap device '{name}': {e}"))),
+        },
+    }
+}
+
+/// Closes a port opened for a change that was refused, deleting a device made for it.
+fn discard(opened: Opened) {
+    if opened.created {
+        if let Err(e) = opened.io.destroy() {
+            tracing::warn!("could not delete device created for a refused change: {e}");
+        }
+    }
+}
+
+impl State {
+    /// Loads nothing itself: `config` was read by the caller. Creates the bridges and
+    /// attaches every port it can; the others are retried later.
+    pub fn new(config: Config, db: PathBuf, worker: WorkerHandle) -> State {
+        let mut st = State { config, db, worker, bridge_ids: HashMap::new(), ports: HashMap::new() };
+        let bridges: Vec<(String, BridgeConfig)> = st.config.bridges.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        for (name, bc) in bridges {
+            if let Err(e) = st.create_bridge(&name, &bc) {
+                tracing::error!(bridge = %name, "cannot create bridge: {e}");
+                continue;
+            }
+            for (pname, pc) in &bc.ports {
+                st.ports.insert(pname.clone(), PortRun::default());
+                st.attach_configured(&name, pname, pc);
+            }
+        }
+        st
+    }
+
+    fn create_bridge(&mut self, name: &str, bc: &BridgeConfig) -> Result<(), ApiError> {
+        let (n, a, nm) = (bc.mac_table_size as usize, bc.mac_aging_secs, name.to_string());
+        let id = self.worker.call(move |w| w.datapath().add_bridge(&nm, n, a)).map_err(|_| worker_gone())?;
+        self.bridge_ids.insert(name.to_string(), id);
+        Ok(())
+    }
+
+    /// Tries to attach a configured port that is not attached; records the outcome.
+    fn attach_configured(&mut self, bridge: &str, name: &str, pc: &PortConfig) -> bool {
+        match open_port(name, pc.kind, pc.netns.as_deref()) {
+            Ok(opened) => {
+                let netns = opened.netns.clone();
+                match self.attach(bridge, opened.io, &pc.vlan) {
+                    Ok(id) => {
+                        tracing::info!(bridge, port = name, kind = %pc.kind, netns = ?netns, "port attached");
+                        self.ports.insert(name.to_string(), PortRun { id: Some(id), error: None, netns: netns.clone() });
+                        if pc.netns != netns && pc.kind == PortKind::Tap {
+                            self.remember_netns(bridge, name, netns);
+                        }
+                        true
+                    }
+                    Err(e) => {
+                        self.mark_down(name, e.message);
+                        false
+                    }
+                }
+            }
+            Err(e) if e.kind == ErrorKind::InterfaceNotFound => {
+                self.mark_down(name, format!("interface '{name}' not found; it is attached when it appears"));
+                false
+            }
+            Err(e) => {
+                self.mark_down(name, e.message);
+                false
+            }
+        }
+    }
+
+    fn remember_netns(&mut self, bridge: &str, name: &str, netns: Option<String>) {
+        let mut next = self.config.clone();
+        if let Some(p) = next.bridges.get_mut(bridge).and_then(|b| b.ports.get_mut(name)) {
+            p.netns = netns;
+        }
+        match next.save(&self.db) {
+            Ok(()) => self.config = next,
+            Err(e) => tracing::warn!("cannot record the namespace of tap '{name}': {e:#}"),
+        }
+    }
+
+    fn mark_down(&mut self, name: &str, error: String) {
+        let run = self.ports.entry(name.to_string()).or_default();
+        if run.error.as_deref() != Some(error.as_str()) {
+            tracing::warn!(port = name, "port not attached: {error}");
+        }
+        run.id = None;
+        run.error = Some(error);
+    }
+
+    fn attach(&self, bridge: &str, io: Box<dyn Port>, vlan: &VlanSpec) -> Result<PortId, ApiError> {
+        let bid = *self.bridge_ids.get(bridge).ok_or_else(|| no_bridge(bridge))?;
+        let vlan = vlan.clone();
+        self.worker
+            .call(move |w| w.add_port(bid, io, &vlan))
+            .map_err(|_| worker_gone())?
+            .map_err(|e| ApiError::new(ErrorKind::System, format!("cannot add port to the datapath: {e}")))
+    }
+
+    /// Persists `next` and makes it current.
+    fn commit(&mut self, next: Config) -> Result<(), ApiError> {
+        next.save(&self.db).map_err(|e| ApiError::new(ErrorKind::System, format!("{e:#}")))?;
+        self.config = next;
+        Ok(())
+    }
+
+    /// Collects ports the worker dropped and reattaches ports whose interface is back.
+    pub fn retry_ports(&mut self) {
+        if let Ok(failures) = self.worker.call(|w| w.take_failures()) {
+            for f in failures {
+                let why = match f.fault {
+                    rvs_datapath::PortFault::InterfaceGone => format!("interface '{}' disappeared", f.name),
+                    rvs_datapath::PortFault::Io(e) => format!("interface '{}' failed: {e}", f.name),
+                };
+                self.mark_down(&f.name, why);
+            }
+        }
+        let down: Vec<(String, String, PortConfig)> = self
+            .config
+            .bridges
+            .iter()
+            .flat_map(|(b, bc)| bc.ports.iter().map(move |(p, pc)| (b.clone(), p.clone(), pc.clone())))
+            .filter(|(_, p, _)| self.ports.get(p).is_none_or(|r| r.id.is_none()))
+            .collect();
+        for (b, p, pc) in down {
+            self.attach_configured(&b, &p, &pc);
+        }
+    }
+
+    pub fn handle(&mut self, req: Request) -> ApiResult {
+        match req {
+            Request::Ping => Ok(Response::Pong {
+                daemon_version: env!("CARGO_PKG_VERSION").to_string(),
+                protocol: rvs_api::PROTOCOL_VERSION,
+                pid: std::process::id(),
+            }),
+            Request::AddBridge { name, settings, may_exist } => self.add_bridge(name, settings, may_exist),
+            Request::DelBridge { name, if_exists } => self.del_bridge(name, if_exists),
+            Request::SetBridge { name, settings } => self.set_bridge(name, settings),
+            Request::ListBridges => Ok(Response::Bridges { bridges: self.config.bridges.keys().cloned().collect() }),
+            Request::AddPort { bridge, name, kind, vlan, may_exist } => self.add_port(bridge, name, kind, vlan, may_exist),
+            Request::SetPort { bridge, name, change } => self.set_port(bridge, name, change),
+            Request::DelPort { bridge, name, if_exists } => self.del_port(bridge, name, if_exists),
+            Request::ListPorts { bridge } => {
+                let b = self.config.bridges.get(&bridge).ok_or_else(|| no_bridge(&bridge))?;
+                Ok(Response::Ports { ports: b.ports.keys().cloned().collect() })
+            }
+            Request::Show => Ok(self.show()),
+            Request::FdbShow { bridge } => self.fdb_show(bridge),
+            Request::FdbFlush { bridge } => {
+                let bid = self.bridge_id(&bridge)?;
+                self.worker.call(move |w| w.datapath().fdb_flush(bid)).map_err(|_| worker_gone())?;
+                Ok(Response::Done)
+            }
+            Request::PortStats { bridge } => self.port_stats(bridge),
+        }
+    }
+
+    fn bridge_id(&self, bridge: &str) -> Result<BridgeId, ApiError> {
+        if !self.config.bridges.contains_key(bridge) {
+            return Err(no_bridge(bridge));
+        }
+        self.bridge_ids.get(bridge).copied().ok_or_else(|| no_bridge(bridge))
+    }
+
+    fn add_bridge(&mut self, name: String, settings: BridgeSettings, may_exist: bool) -> ApiResult {
+        check_name("bridge", &name)?;
+        check_settings(&settings)?;
+        if self.config.bridges.contains_key(&name) {
+            return if may_exist {
+                Ok(Response::Done)
+            } else {
+                Err(ApiError::new(ErrorKind::AlreadyExists, format!("bridge '{name}' already exists")))
+            };
+        }
+        if self.config.bridge_of_port(&name).is_some() {
+            return Err(ApiError::new(ErrorKind::AlreadyExists, format!("'{name}' is already the name of a port")));
+        }
+        let mut bc = BridgeConfig::default();
+        if let Some(a) = settings.mac_aging_secs {
+            bc.mac_aging_secs = a;
+        }
+        if let Some(n) = settings.mac_table_size {
+            bc.mac_table_size = n;
+        }
+        let mut next = self.config.clone();
+        next.bridges.insert(name.clone(), bc.clone());
+        self.commit(next)?;
+        self.create_bridge(&name, &bc)?;
+        tracing::info!(bridge = %name, "bridge added");
+        Ok(Response::Done)
+    }
+
+    fn del_bridge(&mut self, name: String, if_exists: bool) -> ApiResult {
+        if !self.config.bridges.contains_key(&name) {
+            return if if_exists { Ok(Response::Done) } else { Err(no_bridge(&name)) };
+        }
+        let mut next = self.config.clone();
+        let removed = next.bridges.remove(&name).unwrap_or_default();
+        self.commit(next)?;
+        if let Some(bid) = self.bridge_ids.remove(&name) {
+            let mut ports = self.worker.call(move |w| w.del_bridge(bid)).map_err(|_| worker_gone())?;
+            for (pname, pc) in &removed.ports {
+                let io = ports.iter().position(|p| p.name() == pname).map(|i| ports.swap_remove(i));
+                destroy_device(pname, pc, io);
+            }
+        }
+        for p in removed.ports.keys() {
+            self.ports.remove(p);
+        }
+        tracing::info!(bridge = %name, "bridge deleted");
+        Ok(Response::Done)
+    }
+
+    fn set_bridge(&mut self, name: String, settings: BridgeSettings) -> ApiResult {
+        check_settings(&settings)?;
+        let bid = self.bridge_id(&name)?;
+        let mut next = self.config.clone();
+        let bc = next.bridges.get_mut(&name).ok_or_else(|| no_bridge(&name))?;
+        if let Some(a) = settings.mac_aging_secs {
+            bc.mac_aging_secs = a;
+        }
+        if let Some(n) = settings.mac_table_size {
+            bc.mac_table_size = n;
+        }
+        self.commit(next)?;
+        let (n, a) = (settings.mac_table_size.map(|n| n as usize), settings.mac_aging_secs);
+        self.worker.call(move |w| w.datapath().set_bridge_params(bid, n, a)).map_err(|_| worker_gone())?;
+        Ok(Response::Done)
+    }
+
+    fn add_port(&mut self, bridge: String, name: String, kind: PortKind, vlan: VlanSpec, may_exist: bool) -> ApiResult {
+        check_name("port", &name)?;
+        let vlan = vlan.validated().map_err(ApiError::invalid)?;
+        self.bridge_id(&bridge)?;
+        if let Some(owner) = self.config.bridge_of_port(&name) {
+            if owner == bridge && may_exist {
+                return Ok(Response::Done);
+            }
+            return Err(ApiError::new(
+                ErrorKind::AlreadyExists,
+                format!("port '{name}' already exists on bridge '{owner}'"),
+            ));
+        }
+        if self.config.bridges.contains_key(&name) {
+            return Err(ApiError::new(ErrorKind::AlreadyExists, format!("'{name}' is already the name of a bridge")));
+        }
+        let opened = open_port(&name, kind, None)?;
+        let netns = opened.netns.clone();
+        let mut next = self.config.clone();
+        let pc = PortConfig { kind, vlan: vlan.clone(), netns: if kind == PortKind::Tap { netns.clone() } else { None } };
+        if let Some(b) = next.bridges.get_mut(&bridge) {
+            b.ports.insert(name.clone(), pc);
+        }
+        if let Err(e) = self.commit(next) {
+            discard(opened);
+            return Err(e);
+        }
+        match self.attach(&bridge, opened.io, &vlan) {
+            Ok(id) => {
+                self.ports.insert(name.clone(), PortRun { id: Some(id), error: None, netns });
+                tracing::info!(bridge = %bridge, port = %name, %kind, vlan = %vlan.describe(), "port added");
+                Ok(Response::Done)
+            }
+            Err(e) => {
+                self.mark_down(&name, e.message.clone());
+                Err(e)
+            }
+        }
+    }
+
+    fn set_port(&mut self, bridge: String, name: String, change: PortVlanChange) -> ApiResult {
+        self.bridge_id(&bridge)?;
+        let current = self
+            .config
+            .bridges
+            .get(&bridge)
+            .and_then(|b| b.ports.get(&name))
+            .cloned()
+            .ok_or_else(|| no_port(&bridge, &name))?;
+        let mut spec = current.vlan.clone();
+        if let Some(tag) = change.tag {
+            spec.tag = tag;
+        }
+        if let Some(trunks) = change.trunks {
+            spec.trunks = trunks;
+        }
+        if let Some(mode) = change.vlan_mode {
+            spec.mode = mode;
+        }
+        let spec = spec.validated().map_err(ApiError::invalid)?;
+        let mut next = self.config.clone();
+        if let Some(p) = next.bridges.get_mut(&bridge).and_then(|b| b.ports.get_mut(&name)) {
+            p.vlan = spec.clone();
+        }
+        self.commit(next)?;
+        if let Some(id) = self.ports.get(&name).and_then(|r| r.id) {
+            self.worker.call(move |w| w.datapath().set_port_vlan(id, &spec)).map_err(|_| worker_gone())?;
+        }
+        Ok(Response::Done)
+    }
+
+    fn del_port(&mut self, bridge: String, name: String, if_exists: bool) -> ApiResult {
+        self.bridge_id(&bridge)?;
+        let Some(pc) = self.config.bridges.get(&bridge).and_then(|b| b.ports.get(&name)).cloned() else {
+            return if if_exists { Ok(Response::Done) } else { Err(no_port(&bridge, &name)) };
+        };
+        let mut next = self.config.clone();
+        if let Some(b) = next.bridges.get_mut(&bridge) {
+            b.ports.remove(&name);
+        }
+        self.commit(next)?;
+        let run = self.ports.remove(&name).unwrap_or_default();
+        let io = match run.id {
+            Some(id) => self.worker.call(move |w| w.del_port(id)).map_err(|_| worker_gone())?,
+            None => None,
+        };
+        destroy_device(&name, &pc, io);
+        tracing::info!(bridge = %bridge, port = %name, "port deleted");
+        Ok(Response::Done)
+    }
+
+    fn show(&self) -> Response {
+        let bridges = self
+            .config
+            .bridges
+            .iter()
+            .map(|(name, bc)| BridgeInfo {
+                name: name.clone(),
+                mac_aging_secs: bc.mac_aging_secs,
+                mac_table_size: bc.mac_table_size,
+                ports: bc
+                    .ports
+                    .iter()
+                    .map(|(pname, pc)| {
+                        let run = self.ports.get(pname).cloned().unwrap_or_default();
+                        PortInfo {
+                            name: pname.clone(),
+                            kind: pc.kind,
+                            vlan: pc.vlan.clone(),
+                            vlan_mode: pc.vlan.effective_mode(),
+                            status: match (run.id, run.error) {
+                                (Some(_), _) => "up".to_string(),
+                                (None, Some(e)) => format!("error: {e}"),
+                                (None, None) => "down".to_string(),
+                            },
+                            netns: run.netns,
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        Response::Show { bridges }
+    }
+
+    fn fdb_show(&self, bridge: String) -> ApiResult {
+        let bid = self.bridge_id(&bridge)?;
+        let (rows, stats) = self
+            .worker
+            .call(move |w| {
+                let now = w.now();
+                (w.datapath().fdb(bid, now), w.datapath().fdb_stats(bid, now))
+            })
+            .map_err(|_| worker_gone())?;
+        let entries = rows
+            .into_iter()
+            .map(|r| FdbEntry { port: r.port, vlan: r.vlan, mac: r.mac.to_string(), age_secs: r.age_ms / 1000 })
+            .collect();
+        let summary = FdbSummary {
+            entries: stats.entries as u64,
+            limit: stats.limit as u64,
+            aging_secs: stats.aging_secs,
+            moves: stats.moves,
+            evictions: stats.evictions,
+        };
+        Ok(Response::Fdb { entries, summary })
+    }
+
+    fn port_stats(&self, bridge: String) -> ApiResult {
+        self.bridge_id(&bridge)?;
+        let names: Vec<String> = self.config.bridges.get(&bridge).map(|b| b.ports.keys().cloned().collect()).unwrap_or_default();
+        let ids: Vec<(String, Option<PortId>)> =
+            names.into_iter().map(|n| (n.clone(), self.ports.get(&n).and_then(|r| r.id))).collect();
+        let counters = {
+            let ids = ids.clone();
+            self.worker
+                .call(move |w| ids.iter().map(|(_, id)| id.and_then(|id| w.datapath().counters(id))).collect::<Vec<_>>())
+                .map_err(|_| worker_gone())?
+        };
+        let ports = ids
+            .into_iter()
+            .zip(counters)
+            .map(|((port, _), c)| {
+                let c = c.unwrap_or_default();
+                PortStats {
+                    port,
+                    rx_packets: c.rx_packets,
+                    rx_bytes: c.rx_bytes,
+                    tx_packets: c.tx_packets,
+                    tx_bytes: c.tx_bytes,
+                    drops: c.drops_by_name().map(|(k, v)| (k.to_string(), v)).collect(),
+                }
+            })
+            .collect();
+        Ok(Response::PortStats { ports })
+    }
+
+    /// Stops the datapath thread (ports are closed; devices are kept).
+    pub fn shutdown(self) {
+        self.worker.shutdown();
+    }
+}
+
+/// Deletes the device of a removed tap or internal port (rvsd owns those devices): through
+/// the port if it was attached, else by attaching to the device wherever it is.
+fn destroy_device(name: &str, pc: &PortConfig, io: Option<Box<dyn Port>>) {
+    if pc.kind == PortKind::System {
+        return;
+    }
+    let io = io.or_else(|| TapPort::open_existing(name, pc.netns.as_deref()).map(|p| Box::new(p) as Box<dyn Port>));
+    if let Some(io) = io {
+        if let Err(e) = io.destroy() {
+            tracing::warn!(port = %name, "cannot delete tap device: {e}");
+        }
+    }
+}
