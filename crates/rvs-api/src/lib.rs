@@ -12,7 +12,7 @@ use std::fmt;
 
 pub mod vlan;
 
-pub use vlan::{parse_trunks, format_trunks, validate_vid, VlanMode, VlanSpec, VID_MAX, VID_MIN};
+pub use vlan::{format_trunks, parse_trunks, validate_vid, VlanMode, VlanSpec, VID_MAX, VID_MIN};
 
 /// Version of the request/response schema below. Bumped on incompatible change.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -39,7 +39,10 @@ pub struct Envelope {
 
 impl Envelope {
     pub fn new(request: Request) -> Self {
-        Envelope { version: PROTOCOL_VERSION, request }
+        Envelope {
+            version: PROTOCOL_VERSION,
+            request,
+        }
     }
 }
 
@@ -79,7 +82,9 @@ impl std::str::FromStr for PortKind {
             "system" => Ok(PortKind::System),
             "tap" => Ok(PortKind::Tap),
             "internal" => Ok(PortKind::Internal),
-            other => Err(format!("unknown port type '{other}' (expected system, tap or internal)")),
+            other => Err(format!(
+                "unknown port type '{other}' (expected system, tap or internal)"
+            )),
         }
     }
 }
@@ -97,13 +102,21 @@ pub struct BridgeSettings {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct PortVlanChange {
     /// New access/native VLAN. `Some(None)` clears it.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "double_option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "double_option"
+    )]
     pub tag: Option<Option<u16>>,
     /// New trunk list. `Some(vec![])` clears it (trunk all VLANs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trunks: Option<Vec<u16>>,
     /// New VLAN mode. `Some(None)` returns to the default (access if tagged, else trunk).
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "double_option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "double_option"
+    )]
     pub vlan_mode: Option<Option<VlanMode>>,
 }
 
@@ -122,18 +135,50 @@ where
 pub enum Request {
     /// Liveness and identity.
     Ping,
-    AddBridge { name: String, settings: BridgeSettings, may_exist: bool },
-    DelBridge { name: String, if_exists: bool },
-    SetBridge { name: String, settings: BridgeSettings },
+    AddBridge {
+        name: String,
+        settings: BridgeSettings,
+        may_exist: bool,
+    },
+    DelBridge {
+        name: String,
+        if_exists: bool,
+    },
+    SetBridge {
+        name: String,
+        settings: BridgeSettings,
+    },
     ListBridges,
-    AddPort { bridge: String, name: String, kind: PortKind, vlan: VlanSpec, may_exist: bool },
-    SetPort { bridge: String, name: String, change: PortVlanChange },
-    DelPort { bridge: String, name: String, if_exists: bool },
-    ListPorts { bridge: String },
+    AddPort {
+        bridge: String,
+        name: String,
+        kind: PortKind,
+        vlan: VlanSpec,
+        may_exist: bool,
+    },
+    SetPort {
+        bridge: String,
+        name: String,
+        change: PortVlanChange,
+    },
+    DelPort {
+        bridge: String,
+        name: String,
+        if_exists: bool,
+    },
+    ListPorts {
+        bridge: String,
+    },
     Show,
-    FdbShow { bridge: String },
-    FdbFlush { bridge: String },
-    PortStats { bridge: String },
+    FdbShow {
+        bridge: String,
+    },
+    FdbFlush {
+        bridge: String,
+    },
+    PortStats {
+        bridge: String,
+    },
 }
 
 /// The daemon's answer to one request.
@@ -150,16 +195,28 @@ pub enum Reply {
 pub enum Response {
     /// The change was applied and persisted.
     Done,
-    Pong { daemon_version: String, protocol: u32, pid: u32 },
-    Bridges { bridges: Vec<String> },
-    Ports { ports: Vec<String> },
-    Show { bridges: Vec<BridgeInfo> },
+    Pong {
+        daemon_version: String,
+        protocol: u32,
+        pid: u32,
+    },
+    Bridges {
+        bridges: Vec<String>,
+    },
+    Ports {
+        ports: Vec<String>,
+    },
+    Show {
+        bridges: Vec<BridgeInfo>,
+    },
     Fdb {
         entries: Vec<FdbEntry>,
         #[serde(default)]
         summary: FdbSummary,
     },
-    PortStats { ports: Vec<PortStats> },
+    PortStats {
+        ports: Vec<PortStats>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -242,7 +299,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ApiError { kind, message: message.into() }
+        ApiError {
+            kind,
+            message: message.into(),
+        }
     }
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidArgument, message)
@@ -259,7 +319,11 @@ mod tests {
             bridge: "br0".into(),
             name: "veth1".into(),
             kind: PortKind::Tap,
-            vlan: VlanSpec { tag: Some(10), trunks: vec![], mode: Some(VlanMode::Access) },
+            vlan: VlanSpec {
+                tag: Some(10),
+                trunks: vec![],
+                mode: Some(VlanMode::Access),
+            },
             may_exist: false,
         });
         let line = serde_json::to_string(&env).expect("serialize");
@@ -271,19 +335,38 @@ mod tests {
     #[test]
     fn clearing_a_setting_differs_from_leaving_it() {
         for change in [
-            PortVlanChange { tag: Some(None), trunks: None, vlan_mode: Some(None) },
-            PortVlanChange { tag: None, trunks: Some(vec![]), vlan_mode: None },
-            PortVlanChange { tag: Some(Some(7)), trunks: None, vlan_mode: Some(Some(VlanMode::NativeTagged)) },
+            PortVlanChange {
+                tag: Some(None),
+                trunks: None,
+                vlan_mode: Some(None),
+            },
+            PortVlanChange {
+                tag: None,
+                trunks: Some(vec![]),
+                vlan_mode: None,
+            },
+            PortVlanChange {
+                tag: Some(Some(7)),
+                trunks: None,
+                vlan_mode: Some(Some(VlanMode::NativeTagged)),
+            },
             PortVlanChange::default(),
         ] {
             let s = serde_json::to_string(&change).expect("serialize");
-            assert_eq!(serde_json::from_str::<PortVlanChange>(&s).expect("parse"), change, "{s}");
+            assert_eq!(
+                serde_json::from_str::<PortVlanChange>(&s).expect("parse"),
+                change,
+                "{s}"
+            );
         }
     }
 
     #[test]
     fn reply_error_roundtrips() {
-        let r = Reply::Error(ApiError::new(ErrorKind::NoSuchBridge, "no bridge named 'x'"));
+        let r = Reply::Error(ApiError::new(
+            ErrorKind::NoSuchBridge,
+            "no bridge named 'x'",
+        ));
         let s = serde_json::to_string(&r).expect("serialize");
         assert_eq!(serde_json::from_str::<Reply>(&s).expect("parse"), r);
     }

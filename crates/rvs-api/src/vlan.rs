@@ -71,7 +71,11 @@ pub struct VlanSpec {
 impl VlanSpec {
     /// The mode in force.
     pub fn effective_mode(&self) -> VlanMode {
-        self.mode.unwrap_or(if self.tag.is_some() { VlanMode::Access } else { VlanMode::Trunk })
+        self.mode.unwrap_or(if self.tag.is_some() {
+            VlanMode::Access
+        } else {
+            VlanMode::Trunk
+        })
     }
 
     /// Checks ranges and combinations; returns the normalized spec.
@@ -148,7 +152,8 @@ pub fn parse_trunks(text: &str) -> Result<Vec<u16>, String> {
                 .trim()
                 .parse()
                 .map_err(|_| format!("'{s}' in '{text}' is not a VLAN number"))?;
-            let v = u16::try_from(v).map_err(|_| format!("VLAN {v} is outside {VID_MIN}-{VID_MAX}"))?;
+            let v =
+                u16::try_from(v).map_err(|_| format!("VLAN {v} is outside {VID_MIN}-{VID_MAX}"))?;
             validate_vid(v)
         };
         match part.split_once('-') {
@@ -178,7 +183,11 @@ pub fn format_trunks(vids: &[u16]) -> String {
             i += 1;
             end = vids[i];
         }
-        parts.push(if start == end { start.to_string() } else { format!("{start}-{end}") });
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
         i += 1;
     }
     parts.join(",")
@@ -206,24 +215,60 @@ mod tests {
 
     #[test]
     fn default_mode_follows_tag() {
-        assert_eq!(VlanSpec { tag: Some(5), ..Default::default() }.effective_mode(), VlanMode::Access);
+        assert_eq!(
+            VlanSpec {
+                tag: Some(5),
+                ..Default::default()
+            }
+            .effective_mode(),
+            VlanMode::Access
+        );
         assert_eq!(VlanSpec::default().effective_mode(), VlanMode::Trunk);
     }
 
     #[test]
     fn validation_rejects_inconsistent_specs() {
         let bad = [
-            VlanSpec { tag: Some(0), ..Default::default() },
-            VlanSpec { tag: Some(4095), ..Default::default() },
-            VlanSpec { tag: None, trunks: vec![], mode: Some(VlanMode::Access) },
-            VlanSpec { tag: Some(5), trunks: vec![6], mode: Some(VlanMode::Access) },
-            VlanSpec { tag: None, trunks: vec![], mode: Some(VlanMode::NativeTagged) },
-            VlanSpec { tag: Some(5), trunks: vec![], mode: Some(VlanMode::Trunk) },
+            VlanSpec {
+                tag: Some(0),
+                ..Default::default()
+            },
+            VlanSpec {
+                tag: Some(4095),
+                ..Default::default()
+            },
+            VlanSpec {
+                tag: None,
+                trunks: vec![],
+                mode: Some(VlanMode::Access),
+            },
+            VlanSpec {
+                tag: Some(5),
+                trunks: vec![6],
+                mode: Some(VlanMode::Access),
+            },
+            VlanSpec {
+                tag: None,
+                trunks: vec![],
+                mode: Some(VlanMode::NativeTagged),
+            },
+            VlanSpec {
+                tag: Some(5),
+                trunks: vec![],
+                mode: Some(VlanMode::Trunk),
+            },
         ];
         for spec in bad {
-            assert!(spec.clone().validated().is_err(), "{spec:?} should be refused");
+            assert!(
+                spec.clone().validated().is_err(),
+                "{spec:?} should be refused"
+            );
         }
-        let ok = VlanSpec { tag: Some(5), trunks: vec![7, 6, 7], mode: Some(VlanMode::NativeUntagged) };
+        let ok = VlanSpec {
+            tag: Some(5),
+            trunks: vec![7, 6, 7],
+            mode: Some(VlanMode::NativeUntagged),
+        };
         assert_eq!(ok.validated().map(|s| s.trunks), Ok(vec![6, 7]));
     }
 }

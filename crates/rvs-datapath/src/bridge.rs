@@ -44,9 +44,21 @@ impl TxDesc {
         let head = f.get(..TAG_OFFSET).unwrap_or(f);
         match self.edit {
             TagEdit::AsIs => TxFrame::whole(f),
-            TagEdit::Strip => TxFrame { head, tag: None, tail: f.get(TAG_OFFSET + 4..).unwrap_or(&[]) },
-            TagEdit::Push(t) => TxFrame { head, tag: Some(t), tail: f.get(TAG_OFFSET..).unwrap_or(&[]) },
-            TagEdit::Rewrite(t) => TxFrame { head, tag: Some(t), tail: f.get(TAG_OFFSET + 4..).unwrap_or(&[]) },
+            TagEdit::Strip => TxFrame {
+                head,
+                tag: None,
+                tail: f.get(TAG_OFFSET + 4..).unwrap_or(&[]),
+            },
+            TagEdit::Push(t) => TxFrame {
+                head,
+                tag: Some(t),
+                tail: f.get(TAG_OFFSET..).unwrap_or(&[]),
+            },
+            TagEdit::Rewrite(t) => TxFrame {
+                head,
+                tag: Some(t),
+                tail: f.get(TAG_OFFSET + 4..).unwrap_or(&[]),
+            },
         }
     }
 }
@@ -60,7 +72,10 @@ pub struct PortRuntime {
 
 impl PortRuntime {
     pub fn new() -> Self {
-        PortRuntime { counters: PortCounters::default(), txq: Vec::with_capacity(BATCH_SIZE) }
+        PortRuntime {
+            counters: PortCounters::default(),
+            txq: Vec::with_capacity(BATCH_SIZE),
+        }
     }
 }
 
@@ -94,7 +109,12 @@ struct Classified {
 
 impl Bridge {
     pub fn new(name: &str, mac_table_size: usize, mac_aging_secs: u32) -> Self {
-        Bridge { name: name.to_string(), members: Vec::new(), index: Vec::new(), mac: MacTable::new(mac_table_size, mac_aging_secs) }
+        Bridge {
+            name: name.to_string(),
+            members: Vec::new(),
+            index: Vec::new(),
+            mac: MacTable::new(mac_table_size, mac_aging_secs),
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -115,7 +135,9 @@ impl Bridge {
     }
 
     pub fn remove_member(&mut self, port: PortId) -> bool {
-        let Some(i) = self.member_index(port) else { return false };
+        let Some(i) = self.member_index(port) else {
+            return false;
+        };
         self.members.remove(i);
         self.rebuild_index();
         self.mac.flush_port(port);
@@ -152,7 +174,9 @@ impl Bridge {
         rt: &mut [PortRuntime],
         dirty: &mut Vec<PortId>,
     ) {
-        let Some(in_idx) = self.member_index(in_port) else { return };
+        let Some(in_idx) = self.member_index(in_port) else {
+            return;
+        };
         for (slot_no, slot) in batch.iter().enumerate() {
             if let Some(rx) = rt.get_mut(in_port as usize) {
                 rx.counters.rx_packets += 1;
@@ -166,7 +190,11 @@ impl Bridge {
         }
     }
 
-    fn classify(&self, in_idx: usize, slot: &RxSlot) -> Result<(Classified, EthernetAddress, EthernetAddress), DropReason> {
+    fn classify(
+        &self,
+        in_idx: usize,
+        slot: &RxSlot,
+    ) -> Result<(Classified, EthernetAddress, EthernetAddress), DropReason> {
         let f = slot.frame();
         let eth = EthernetFrame::new_checked(f).map_err(|_| DropReason::Runt)?;
         let (src, dst) = (eth.src_addr(), eth.dst_addr());
@@ -194,11 +222,26 @@ impl Bridge {
         if dst.is_link_local_reserved() {
             return Err(DropReason::ReservedMulticast);
         }
-        let tci = if tagged { u16::from_be_bytes([f[TAG_OFFSET + 2], f[TAG_OFFSET + 3]]) } else { 0 };
+        let tci = if tagged {
+            u16::from_be_bytes([f[TAG_OFFSET + 2], f[TAG_OFFSET + 3]])
+        } else {
+            0
+        };
         let vid = tagged.then_some(tci & 0x0fff);
         let vlan = member.vlan.ingress(vid)?;
         let (pcp, dei) = ((tci >> 13) as u8, tci & 0x1000 != 0);
-        Ok((Classified { vlan, pcp, dei, tagged, tci, payload_len }, src, dst))
+        Ok((
+            Classified {
+                vlan,
+                pcp,
+                dei,
+                tagged,
+                tci,
+                payload_len,
+            },
+            src,
+            dst,
+        ))
     }
 
     fn process_one(
@@ -243,9 +286,18 @@ impl Bridge {
     }
 
     #[inline]
-    fn emit(&self, out_idx: usize, slot_no: u16, c: &Classified, rt: &mut [PortRuntime], dirty: &mut Vec<PortId>) {
+    fn emit(
+        &self,
+        out_idx: usize,
+        slot_no: u16,
+        c: &Classified,
+        rt: &mut [PortRuntime],
+        dirty: &mut Vec<PortId>,
+    ) {
         let m = &self.members[out_idx];
-        let Some(out) = rt.get_mut(m.port as usize) else { return };
+        let Some(out) = rt.get_mut(m.port as usize) else {
+            return;
+        };
         if c.payload_len > m.mtu {
             out.counters.drop(DropReason::TxTooBig);
             return;
@@ -269,6 +321,9 @@ impl Bridge {
         if out.txq.is_empty() {
             dirty.push(m.port);
         }
-        out.txq.push(TxDesc { slot: slot_no, edit });
+        out.txq.push(TxDesc {
+            slot: slot_no,
+            edit,
+        });
     }
 }

@@ -96,7 +96,10 @@ impl PortCounters {
     }
     /// Nonzero drop reasons by name.
     pub fn drops_by_name(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        DropReason::ALL.iter().map(|r| (r.name(), self.drops[*r as usize])).filter(|(_, n)| *n > 0)
+        DropReason::ALL
+            .iter()
+            .map(|r| (r.name(), self.drops[*r as usize]))
+            .filter(|(_, n)| *n > 0)
     }
 }
 

@@ -57,7 +57,12 @@ impl Datapath {
         Self::default()
     }
 
-    pub fn add_bridge(&mut self, name: &str, mac_table_size: usize, mac_aging_secs: u32) -> BridgeId {
+    pub fn add_bridge(
+        &mut self,
+        name: &str,
+        mac_table_size: usize,
+        mac_aging_secs: u32,
+    ) -> BridgeId {
         let b = Some(Bridge::new(name, mac_table_size, mac_aging_secs));
         match self.bridges.iter().position(Option::is_none) {
             Some(i) => {
@@ -77,7 +82,10 @@ impl Datapath {
             Some(b) => b.members().iter().map(|m| m.port).collect(),
             None => return Vec::new(),
         };
-        let ports = members.into_iter().filter_map(|p| self.del_port(p)).collect();
+        let ports = members
+            .into_iter()
+            .filter_map(|p| self.del_port(p))
+            .collect();
         if let Some(slot) = self.bridges.get_mut(id as usize) {
             *slot = None;
         }
@@ -92,7 +100,12 @@ impl Datapath {
         self.bridges.get_mut(id as usize).and_then(Option::as_mut)
     }
 
-    pub fn set_bridge_params(&mut self, id: BridgeId, mac_table_size: Option<usize>, mac_aging_secs: Option<u32>) {
+    pub fn set_bridge_params(
+        &mut self,
+        id: BridgeId,
+        mac_table_size: Option<usize>,
+        mac_aging_secs: Option<u32>,
+    ) {
         if let Some(b) = self.bridge_mut(id) {
             if let Some(n) = mac_table_size {
                 b.mac.set_limit(n);
@@ -104,7 +117,12 @@ impl Datapath {
     }
 
     /// Adds a port to a bridge. Returns `None` if the bridge does not exist.
-    pub fn add_port(&mut self, bridge: BridgeId, io: Box<dyn Port>, vlan: &VlanSpec) -> Option<PortId> {
+    pub fn add_port(
+        &mut self,
+        bridge: BridgeId,
+        io: Box<dyn Port>,
+        vlan: &VlanSpec,
+    ) -> Option<PortId> {
         let mtu = io.mtu();
         self.bridge(bridge)?;
         let slot = Some(PortSlot { io, bridge });
@@ -121,7 +139,11 @@ impl Datapath {
             }
         };
         let b = self.bridge_mut(bridge)?;
-        b.add_member(Member { port: id, vlan: PortVlan::from_spec(vlan), mtu });
+        b.add_member(Member {
+            port: id,
+            vlan: PortVlan::from_spec(vlan),
+            mtu,
+        });
         Some(id)
     }
 
@@ -140,8 +162,12 @@ impl Datapath {
 
     /// Changes a port's VLAN rules; forgets what was learned on it.
     pub fn set_port_vlan(&mut self, id: PortId, vlan: &VlanSpec) -> bool {
-        let Some(bridge) = self.port_bridge(id) else { return false };
-        let Some(b) = self.bridge_mut(bridge) else { return false };
+        let Some(bridge) = self.port_bridge(id) else {
+            return false;
+        };
+        let Some(b) = self.bridge_mut(bridge) else {
+            return false;
+        };
         match b.member_mut(id) {
             Some(m) => m.vlan = PortVlan::from_spec(vlan),
             None => return false,
@@ -151,11 +177,17 @@ impl Datapath {
     }
 
     pub fn port_bridge(&self, id: PortId) -> Option<BridgeId> {
-        self.ports.get(id as usize).and_then(Option::as_ref).map(|s| s.bridge)
+        self.ports
+            .get(id as usize)
+            .and_then(Option::as_ref)
+            .map(|s| s.bridge)
     }
 
     pub fn port(&self, id: PortId) -> Option<&dyn Port> {
-        self.ports.get(id as usize).and_then(Option::as_ref).map(|s| s.io.as_ref())
+        self.ports
+            .get(id as usize)
+            .and_then(Option::as_ref)
+            .map(|s| s.io.as_ref())
     }
 
     /// Ids and poll fds of every port (for the worker's epoll set).
@@ -174,14 +206,20 @@ impl Datapath {
 
     /// Receives and forwards up to one batch from `port`. Returns the frames received.
     pub fn poll_port(&mut self, port: PortId, now: Millis) -> Result<usize, PortFault> {
-        let Some(slot) = self.ports.get_mut(port as usize).and_then(Option::as_mut) else { return Ok(0) };
+        let Some(slot) = self.ports.get_mut(port as usize).and_then(Option::as_mut) else {
+            return Ok(0);
+        };
         let bridge = slot.bridge;
         self.rx.clear();
         let n = slot.io.recv_batch(&mut self.rx)?;
         if n == 0 {
             return Ok(0);
         }
-        if let Some(b) = self.bridges.get_mut(bridge as usize).and_then(Option::as_mut) {
+        if let Some(b) = self
+            .bridges
+            .get_mut(bridge as usize)
+            .and_then(Option::as_mut)
+        {
             b.process_batch(port, &self.rx, now, &mut self.runtime, &mut self.dirty);
         }
         self.flush();
@@ -191,7 +229,10 @@ impl Datapath {
     /// Hands every non-empty transmit queue to its port.
     fn flush(&mut self) {
         for &p in &self.dirty {
-            let (Some(Some(slot)), Some(rt)) = (self.ports.get_mut(p as usize), self.runtime.get_mut(p as usize)) else {
+            let (Some(Some(slot)), Some(rt)) = (
+                self.ports.get_mut(p as usize),
+                self.runtime.get_mut(p as usize),
+            ) else {
                 continue;
             };
             let mut frames: ArrayVec<TxFrame<'_>, BATCH_SIZE> = ArrayVec::new();
@@ -226,19 +267,29 @@ impl Datapath {
             let Some(slot) = slot else { continue };
             slot.io.refresh();
             let mtu = slot.io.mtu();
-            if let Some(m) = self.bridges.get_mut(slot.bridge as usize).and_then(Option::as_mut).and_then(|b| b.member_mut(i as PortId)) {
+            if let Some(m) = self
+                .bridges
+                .get_mut(slot.bridge as usize)
+                .and_then(Option::as_mut)
+                .and_then(|b| b.member_mut(i as PortId))
+            {
                 m.mtu = mtu;
             }
         }
     }
 
     pub fn fdb(&self, bridge: BridgeId, now: Millis) -> Vec<FdbRow> {
-        let Some(b) = self.bridge(bridge) else { return Vec::new() };
+        let Some(b) = self.bridge(bridge) else {
+            return Vec::new();
+        };
         b.mac
             .entries(now)
             .into_iter()
             .map(|(vlan, mac, e)| FdbRow {
-                port: self.port(e.port).map(|p| p.name().to_string()).unwrap_or_default(),
+                port: self
+                    .port(e.port)
+                    .map(|p| p.name().to_string())
+                    .unwrap_or_default(),
                 vlan,
                 mac,
                 age_ms: now.saturating_sub(e.last_seen),
@@ -247,7 +298,9 @@ impl Datapath {
     }
 
     pub fn fdb_stats(&self, bridge: BridgeId, now: Millis) -> FdbStats {
-        let Some(b) = self.bridge(bridge) else { return FdbStats::default() };
+        let Some(b) = self.bridge(bridge) else {
+            return FdbStats::default();
+        };
         FdbStats {
             entries: b.mac.entries(now).len(),
             limit: b.mac.limit(),

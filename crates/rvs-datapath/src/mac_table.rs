@@ -38,7 +38,10 @@ fn key(vlan: u16, mac: EthernetAddress) -> u64 {
 
 #[inline]
 fn unkey(k: u64) -> (u16, EthernetAddress) {
-    ((k >> 48) as u16, EthernetAddress::from_u64(k & 0xffff_ffff_ffff))
+    (
+        (k >> 48) as u16,
+        EthernetAddress::from_u64(k & 0xffff_ffff_ffff),
+    )
 }
 
 pub struct MacTable {
@@ -112,14 +115,23 @@ impl MacTable {
             self.evictions += 1;
             evicted = true;
         }
-        self.entries.put(k, MacEntry { port, last_seen: now });
+        self.entries.put(
+            k,
+            MacEntry {
+                port,
+                last_seen: now,
+            },
+        );
         Learned::New { evicted }
     }
 
     /// The port `mac` on `vlan` was last seen on, if the entry has not aged out.
     #[inline]
     pub fn lookup(&self, vlan: u16, mac: EthernetAddress, now: Millis) -> Option<PortId> {
-        self.entries.peek(&key(vlan, mac)).filter(|e| !self.expired(e, now)).map(|e| e.port)
+        self.entries
+            .peek(&key(vlan, mac))
+            .filter(|e| !self.expired(e, now))
+            .map(|e| e.port)
     }
 
     /// Removes aged-out entries; returns how many.
@@ -141,7 +153,12 @@ impl MacTable {
 
     /// Forgets every entry that points at `port` (port removed or reconfigured).
     pub fn flush_port(&mut self, port: PortId) {
-        let stale: Vec<u64> = self.entries.iter().filter(|(_, e)| e.port == port).map(|(k, _)| *k).collect();
+        let stale: Vec<u64> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.port == port)
+            .map(|(k, _)| *k)
+            .collect();
         for k in stale {
             self.entries.pop(&k);
         }
@@ -202,7 +219,11 @@ mod tests {
         t.learn(1, mac(1), 1, 0);
         t.learn(1, mac(2), 1, 500);
         assert_eq!(t.lookup(1, mac(1), 999), Some(1));
-        assert_eq!(t.lookup(1, mac(1), 1000), None, "expired entries are invisible before the sweep");
+        assert_eq!(
+            t.lookup(1, mac(1), 1000),
+            None,
+            "expired entries are invisible before the sweep"
+        );
         assert_eq!(t.expire(1000), 1);
         assert_eq!(t.len(), 1);
         assert_eq!(t.expire(1500), 1);
@@ -247,7 +268,15 @@ mod tests {
         fn live(&self, i: usize, now: Millis, aging: Millis) -> bool {
             now - self.entries[i].3 < aging
         }
-        fn learn(&mut self, limit: usize, aging: Millis, vlan: u16, m: u8, port: PortId, now: Millis) {
+        fn learn(
+            &mut self,
+            limit: usize,
+            aging: Millis,
+            vlan: u16,
+            m: u8,
+            port: PortId,
+            now: Millis,
+        ) {
             self.seq += 1;
             if let Some(i) = self.entries.iter().position(|e| e.0 == vlan && e.1 == m) {
                 let live = self.live(i, now, aging);
@@ -261,7 +290,9 @@ mod tests {
                 return;
             }
             while self.entries.len() >= limit {
-                let oldest = (0..self.entries.len()).min_by_key(|&i| self.entries[i].4).unwrap_or(0);
+                let oldest = (0..self.entries.len())
+                    .min_by_key(|&i| self.entries[i].4)
+                    .unwrap_or(0);
                 self.entries.remove(oldest);
                 self.evictions += 1;
             }
@@ -275,14 +306,30 @@ mod tests {
 
     #[derive(Debug, Clone)]
     enum Op {
-        Learn { vlan: u16, mac: u8, port: PortId, dt: u64 },
-        Lookup { vlan: u16, mac: u8, dt: u64 },
-        Expire { dt: u64 },
+        Learn {
+            vlan: u16,
+            mac: u8,
+            port: PortId,
+            dt: u64,
+        },
+        Lookup {
+            vlan: u16,
+            mac: u8,
+            dt: u64,
+        },
+        Expire {
+            dt: u64,
+        },
     }
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            (1u16..4, 0u8..12, 0u32..4, 0u64..400).prop_map(|(vlan, mac, port, dt)| Op::Learn { vlan, mac, port, dt }),
+            (1u16..4, 0u8..12, 0u32..4, 0u64..400).prop_map(|(vlan, mac, port, dt)| Op::Learn {
+                vlan,
+                mac,
+                port,
+                dt
+            }),
             (1u16..4, 0u8..12, 0u64..400).prop_map(|(vlan, mac, dt)| Op::Lookup { vlan, mac, dt }),
             (0u64..1500).prop_map(|dt| Op::Expire { dt }),
         ]

@@ -23,13 +23,20 @@ pub struct RxSlot {
 
 impl RxSlot {
     fn new() -> Self {
-        RxSlot { buf: vec![0u8; HEADROOM + MAX_FRAME].into_boxed_slice(), start: HEADROOM, len: 0, wire_len: 0 }
+        RxSlot {
+            buf: vec![0u8; HEADROOM + MAX_FRAME].into_boxed_slice(),
+            start: HEADROOM,
+            len: 0,
+            wire_len: 0,
+        }
     }
 
     /// The received frame.
     #[inline]
     pub fn frame(&self) -> &[u8] {
-        self.buf.get(self.start..self.start + self.len).unwrap_or(&[])
+        self.buf
+            .get(self.start..self.start + self.len)
+            .unwrap_or(&[])
     }
 
     /// Length on the wire (may exceed `frame().len()` if the frame was truncated).
@@ -89,7 +96,10 @@ impl Default for RxBatch {
 
 impl RxBatch {
     pub fn new() -> Self {
-        RxBatch { slots: (0..BATCH_SIZE).map(|_| RxSlot::new()).collect(), len: 0 }
+        RxBatch {
+            slots: (0..BATCH_SIZE).map(|_| RxSlot::new()).collect(),
+            len: 0,
+        }
     }
     #[inline]
     pub fn len(&self) -> usize {
@@ -139,7 +149,11 @@ pub struct TxFrame<'a> {
 impl<'a> TxFrame<'a> {
     /// A frame sent unchanged.
     pub fn whole(frame: &'a [u8]) -> Self {
-        TxFrame { head: frame, tag: None, tail: &[] }
+        TxFrame {
+            head: frame,
+            tag: None,
+            tail: &[],
+        }
     }
     #[inline]
     pub fn len(&self) -> usize {
@@ -192,7 +206,11 @@ mod tests {
 
     #[test]
     fn txframe_pieces_concatenate() {
-        let f = TxFrame { head: &[1, 2], tag: Some([9, 9, 9, 9]), tail: &[3] };
+        let f = TxFrame {
+            head: &[1, 2],
+            tag: Some([9, 9, 9, 9]),
+            tail: &[3],
+        };
         assert_eq!(f.to_vec(), vec![1, 2, 9, 9, 9, 9, 3]);
         assert_eq!(f.len(), 7);
     }

@@ -52,7 +52,11 @@ impl PortVlan {
         PortVlan {
             mode: spec.effective_mode(),
             tag: spec.tag.unwrap_or(0),
-            trunks: if spec.trunks.is_empty() { None } else { Some(VlanSet::from_list(&spec.trunks)) },
+            trunks: if spec.trunks.is_empty() {
+                None
+            } else {
+                Some(VlanSet::from_list(&spec.trunks))
+            },
         }
     }
 
@@ -68,16 +72,22 @@ impl PortVlan {
     #[inline]
     pub fn ingress(&self, vid: Option<u16>) -> Result<u16, DropReason> {
         match vid.filter(|&v| v != 0) {
+            // VID 4095 is reserved by 802.1Q and never carried.
+            Some(0x0fff) => Err(DropReason::VlanNotAllowed),
             Some(vid) => match self.mode {
                 VlanMode::Access => Err(DropReason::TaggedOnAccessPort),
                 VlanMode::Trunk if self.trunks_vid(vid) => Ok(vid),
-                VlanMode::NativeTagged | VlanMode::NativeUntagged if vid == self.tag || self.trunks_vid(vid) => {
+                VlanMode::NativeTagged | VlanMode::NativeUntagged
+                    if vid == self.tag || self.trunks_vid(vid) =>
+                {
                     Ok(vid)
                 }
                 _ => Err(DropReason::VlanNotAllowed),
             },
             None => match self.mode {
-                VlanMode::Access | VlanMode::NativeTagged | VlanMode::NativeUntagged => Ok(self.tag),
+                VlanMode::Access | VlanMode::NativeTagged | VlanMode::NativeUntagged => {
+                    Ok(self.tag)
+                }
                 VlanMode::Trunk if self.trunks.is_none() => Ok(0),
                 VlanMode::Trunk => Err(DropReason::VlanNotAllowed),
             },
@@ -119,7 +129,11 @@ mod tests {
     use super::*;
 
     fn pv(tag: Option<u16>, trunks: &[u16], mode: VlanMode) -> PortVlan {
-        PortVlan::from_spec(&VlanSpec { tag, trunks: trunks.to_vec(), mode: Some(mode) })
+        PortVlan::from_spec(&VlanSpec {
+            tag,
+            trunks: trunks.to_vec(),
+            mode: Some(mode),
+        })
     }
 
     #[test]
@@ -137,6 +151,11 @@ mod tests {
         let all = pv(None, &[], VlanMode::Trunk);
         assert_eq!(all.ingress(None), Ok(0));
         assert_eq!(all.ingress(Some(4094)), Ok(4094));
+        assert_eq!(
+            all.ingress(Some(4095)),
+            Err(DropReason::VlanNotAllowed),
+            "reserved VID"
+        );
         assert!(all.carries(0) && all.carries(7));
         assert!(!all.egress_tagged(0) && all.egress_tagged(7));
 
@@ -151,7 +170,11 @@ mod tests {
     fn native_tagged() {
         let p = pv(Some(10), &[20], VlanMode::NativeTagged);
         assert_eq!(p.ingress(None), Ok(10));
-        assert_eq!(p.ingress(Some(10)), Ok(10), "native VLAN is implicitly trunked");
+        assert_eq!(
+            p.ingress(Some(10)),
+            Ok(10),
+            "native VLAN is implicitly trunked"
+        );
         assert_eq!(p.ingress(Some(20)), Ok(20));
         assert_eq!(p.ingress(Some(30)), Err(DropReason::VlanNotAllowed));
         assert!(p.carries(10) && p.carries(20) && !p.carries(30) && !p.carries(0));

@@ -53,12 +53,16 @@ impl Worker {
         u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    pub fn add_port(&mut self, bridge: BridgeId, io: Box<dyn Port>, vlan: &VlanSpec) -> io::Result<PortId> {
+    pub fn add_port(
+        &mut self,
+        bridge: BridgeId,
+        io: Box<dyn Port>,
+        vlan: &VlanSpec,
+    ) -> io::Result<PortId> {
         let fd = io.poll_fd();
-        let id = self
-            .dp
-            .add_port(bridge, io, vlan)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such bridge in the datapath"))?;
+        let id = self.dp.add_port(bridge, io, vlan).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::NotFound, "no such bridge in the datapath")
+        })?;
         if let Some(fd) = fd {
             if let Err(e) = self.epoll.add(fd, u64::from(id)) {
                 self.dp.del_port(id);
@@ -99,8 +103,15 @@ impl Worker {
                 Ok(_) => {}
                 Err(fault) => {
                     if let Some(port) = self.del_port(id) {
-                        tracing::warn!(port = port.name(), ?fault, "port failed; detached from its bridge");
-                        self.failures.push(PortFailure { name: port.name().to_string(), fault });
+                        tracing::warn!(
+                            port = port.name(),
+                            ?fault,
+                            "port failed; detached from its bridge"
+                        );
+                        self.failures.push(PortFailure {
+                            name: port.name().to_string(),
+                            fault,
+                        });
                     }
                     break;
                 }
@@ -129,10 +140,22 @@ impl WorkerHandle {
         epoll.add(wake.as_raw_fd(), WAKE_TOKEN)?;
         let (tx, rx) = mpsc::channel::<Job>();
         let stop = Arc::new(AtomicBool::new(false));
-        let worker = Worker { dp: Datapath::new(), epoll, start: Instant::now(), failures: Vec::new() };
+        let worker = Worker {
+            dp: Datapath::new(),
+            epoll,
+            start: Instant::now(),
+            failures: Vec::new(),
+        };
         let (wake2, stop2) = (wake.clone(), stop.clone());
-        let thread = std::thread::Builder::new().name(name.to_string()).spawn(move || run(worker, rx, wake2, stop2))?;
-        Ok(WorkerHandle { jobs: tx, wake, stop, thread: Some(thread) })
+        let thread = std::thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || run(worker, rx, wake2, stop2))?;
+        Ok(WorkerHandle {
+            jobs: tx,
+            wake,
+            stop,
+            thread: Some(thread),
+        })
     }
 
     /// Runs `f` on the worker thread between batches and returns its result.

@@ -54,7 +54,13 @@ fn strip(f: &[u8]) -> Vec<u8> {
 }
 
 fn spec(tag: Option<u16>, trunks: &[u16], mode: VlanMode) -> VlanSpec {
-    VlanSpec { tag, trunks: trunks.to_vec(), mode: Some(mode) }.validated().expect("valid spec")
+    VlanSpec {
+        tag,
+        trunks: trunks.to_vec(),
+        mode: Some(mode),
+    }
+    .validated()
+    .expect("valid spec")
 }
 
 fn access(tag: u16) -> VlanSpec {
@@ -80,7 +86,12 @@ impl Harness {
     fn with_table(specs: &[VlanSpec], size: usize, aging: u32) -> Self {
         let mut dp = Datapath::new();
         let br = dp.add_bridge("br0", size, aging);
-        let mut h = Harness { dp, br, ports: Vec::new(), now: 1 };
+        let mut h = Harness {
+            dp,
+            br,
+            ports: Vec::new(),
+            now: 1,
+        };
         for s in specs {
             h.add(s, 1500);
         }
@@ -89,7 +100,10 @@ impl Harness {
 
     fn add(&mut self, s: &VlanSpec, mtu: usize) -> usize {
         let (p, handle) = MemoryPort::with_mtu(&format!("p{}", self.ports.len()), mtu);
-        let id = self.dp.add_port(self.br, Box::new(p), s).expect("bridge exists");
+        let id = self
+            .dp
+            .add_port(self.br, Box::new(p), s)
+            .expect("bridge exists");
         self.ports.push((id, handle));
         self.ports.len() - 1
     }
@@ -103,7 +117,9 @@ impl Harness {
             if self.ports[i].1.pending_rx() == 0 {
                 break;
             }
-            self.dp.poll_port(self.ports[i].0, self.now).expect("memory ports do not fail");
+            self.dp
+                .poll_port(self.ports[i].0, self.now)
+                .expect("memory ports do not fail");
         }
     }
 
@@ -203,7 +219,13 @@ fn dei_bit_is_preserved() {
 #[test]
 fn trunk_ingress_checks_allowed_list() {
     let mut h = Harness::new(&[trunk(&[10, 20]), trunk(&[]), access(30)]);
-    h.send(0, &[tagged(BCAST, mac(1), 0, 30, 50), untagged(BCAST, mac(1), 50)]);
+    h.send(
+        0,
+        &[
+            tagged(BCAST, mac(1), 0, 30, 50),
+            untagged(BCAST, mac(1), 50),
+        ],
+    );
     assert_eq!(h.drops(0, DropReason::VlanNotAllowed), 2);
     assert!(h.out(1).is_empty() && h.out(2).is_empty());
     h.send(0, &[tagged(BCAST, mac(1), 0, 20, 50)]);
@@ -217,7 +239,10 @@ fn untagged_on_trunk_all_is_vlan_zero() {
     h.send(0, std::slice::from_ref(&f));
     assert_eq!(h.out(1), vec![f], "VLAN 0 leaves a trunk untagged");
     assert!(h.out(2).is_empty());
-    assert!(h.out(3).is_empty(), "a trunk with a list does not carry VLAN 0");
+    assert!(
+        h.out(3).is_empty(),
+        "a trunk with a list does not carry VLAN 0"
+    );
 }
 
 #[test]
@@ -228,7 +253,11 @@ fn access_port_drops_tagged_but_accepts_priority_tags() {
     assert!(h.out(1).is_empty());
     let prio = tagged(BCAST, mac(1), 3, 0, 50);
     h.send(0, std::slice::from_ref(&prio));
-    assert_eq!(h.out(1), vec![strip(&prio)], "priority tag removed on the access port");
+    assert_eq!(
+        h.out(1),
+        vec![strip(&prio)],
+        "priority tag removed on the access port"
+    );
     let t = h.out(2);
     assert_eq!(t.len(), 1);
     assert_eq!(tag_of(&t[0]), Some((3, 10)), "PCP kept, VID set");
@@ -272,7 +301,13 @@ fn native_untagged_semantics() {
     let out = h.out(0);
     assert_eq!(tag_of(&out[0]), Some((0, 20)), "other VLANs leave tagged");
     // Ingress: untagged and native-tagged both land in VLAN 10.
-    h.send(0, &[untagged(BCAST, mac(1), 50), tagged(BCAST, mac(1), 0, 10, 50)]);
+    h.send(
+        0,
+        &[
+            untagged(BCAST, mac(1), 50),
+            tagged(BCAST, mac(1), 0, 10, 50),
+        ],
+    );
     assert_eq!(h.out(1).len(), 2);
 }
 
@@ -329,14 +364,14 @@ fn malformed_frames_are_counted_and_forwarding_goes_on() {
     let mut big_src = untagged(BCAST, mac(1), 50);
     big_src[6] = 0x01;
     let frames = vec![
-        vec![0xff; 10],                            // runt
-        untagged(BCAST, mac(1), 0),                // header, no payload
+        vec![0xff; 10],                                  // runt
+        untagged(BCAST, mac(1), 0),                      // header, no payload
         tagged(BCAST, mac(1), 0, 10, 50)[..16].to_vec(), // truncated 802.1Q
-        untagged(BCAST, mac(1), 1501),             // oversized for MTU 1500
-        tagged(BCAST, mac(1), 0, 10, 1501),        // oversized tagged
-        big_src,                                   // multicast source
-        untagged(BCAST, [0; 6], 50),               // zero source
-        stp,                                       // 802.1D reserved destination
+        untagged(BCAST, mac(1), 1501),                   // oversized for MTU 1500
+        tagged(BCAST, mac(1), 0, 10, 1501),              // oversized tagged
+        big_src,                                         // multicast source
+        untagged(BCAST, [0; 6], 50),                     // zero source
+        stp,                                             // 802.1D reserved destination
         good.clone(),
     ];
     h.send(0, &frames);
@@ -345,11 +380,21 @@ fn malformed_frames_are_counted_and_forwarding_goes_on() {
     assert_eq!(h.drops(0, DropReason::Oversized), 2);
     assert_eq!(h.drops(0, DropReason::InvalidSrcMac), 2);
     assert_eq!(h.drops(0, DropReason::ReservedMulticast), 1);
-    assert_eq!(h.out(1), vec![good], "the valid frame in the same batch is forwarded");
+    assert_eq!(
+        h.out(1),
+        vec![good],
+        "the valid frame in the same batch is forwarded"
+    );
     let c = h.dp.counters(h.ports[0].0).expect("port");
     assert_eq!(c.rx_packets, frames.len() as u64);
     // Maximum legal sizes pass.
-    h.send(0, &[untagged(BCAST, mac(1), 1500), tagged(BCAST, mac(1), 0, 10, 1500)]);
+    h.send(
+        0,
+        &[
+            untagged(BCAST, mac(1), 1500),
+            tagged(BCAST, mac(1), 0, 10, 1500),
+        ],
+    );
     assert_eq!(h.out(1).len(), 2);
 }
 
@@ -363,7 +408,10 @@ fn flood_with_no_member_in_vlan_counts_no_output() {
 #[test]
 fn destination_on_ingress_port_is_dropped() {
     let mut h = Harness::new(&[access(10), access(10)]);
-    h.send(0, &[untagged(BCAST, mac(1), 50), untagged(mac(1), mac(2), 50)]);
+    h.send(
+        0,
+        &[untagged(BCAST, mac(1), 50), untagged(mac(1), mac(2), 50)],
+    );
     assert_eq!(h.drops(0, DropReason::DstIsIngressPort), 1);
     assert_eq!(h.out(1).len(), 1, "only the broadcast");
 }
@@ -374,7 +422,10 @@ fn live_vlan_change_takes_effect_and_forgets_learned_macs() {
     h.send(1, &[untagged(BCAST, mac(2), 50)]);
     h.clear();
     assert!(h.dp.set_port_vlan(h.ports[1].0, &access(20)));
-    assert!(h.dp.fdb(h.br, h.now).is_empty(), "entries on the changed port are flushed");
+    assert!(
+        h.dp.fdb(h.br, h.now).is_empty(),
+        "entries on the changed port are flushed"
+    );
     h.send(0, &[untagged(BCAST, mac(1), 50)]);
     assert!(h.out(1).is_empty(), "port 1 left VLAN 10");
     h.send(2, &[untagged(BCAST, mac(3), 50)]);
@@ -386,7 +437,10 @@ fn transmit_refusals_and_small_mtus_are_counted_on_egress() {
     let mut h = Harness::new(&[access(10), access(10)]);
     let small = h.add(&access(10), 100);
     h.ports[1].1.limit_tx(Some(1));
-    h.send(0, &[untagged(BCAST, mac(1), 50), untagged(BCAST, mac(1), 200)]);
+    h.send(
+        0,
+        &[untagged(BCAST, mac(1), 50), untagged(BCAST, mac(1), 200)],
+    );
     assert_eq!(h.out(1).len(), 1);
     assert_eq!(h.drops(1, DropReason::TxFailed), 1);
     assert_eq!(h.out(small).len(), 1, "the 50-byte frame fits");

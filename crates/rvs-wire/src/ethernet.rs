@@ -66,7 +66,11 @@ impl EthernetAddress {
 impl fmt::Display for EthernetAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let b = self.0;
-        write!(f, "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2], b[3], b[4], b[5])
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
     }
 }
 
@@ -82,7 +86,9 @@ impl core::str::FromStr for EthernetAddress {
         let mut out = [0u8; 6];
         let mut parts = s.split(':');
         for byte in out.iter_mut() {
-            let p = parts.next().ok_or_else(|| format!("'{s}' is not a MAC address"))?;
+            let p = parts
+                .next()
+                .ok_or_else(|| format!("'{s}' is not a MAC address"))?;
             if p.is_empty() || p.len() > 2 {
                 return Err(format!("'{s}' is not a MAC address"));
             }
@@ -180,7 +186,11 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
         // The length was checked at construction; a short buffer yields zeros, never a panic.
         EthernetHeader::read_from_prefix(self.buffer.as_ref())
             .map(|(h, _)| h)
-            .unwrap_or(EthernetHeader { dst: [0; 6], src: [0; 6], ethertype: U16::ZERO })
+            .unwrap_or(EthernetHeader {
+                dst: [0; 6],
+                src: [0; 6],
+                ethertype: U16::ZERO,
+            })
     }
 
     #[inline]
@@ -198,14 +208,19 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
     /// Everything after the 14-byte header.
     #[inline]
     pub fn payload(&self) -> &[u8] {
-        self.buffer.as_ref().get(ETHERNET_HEADER_LEN..).unwrap_or(&[])
+        self.buffer
+            .as_ref()
+            .get(ETHERNET_HEADER_LEN..)
+            .unwrap_or(&[])
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> EthernetFrame<T> {
     #[inline]
     fn header_mut(&mut self) -> Option<&mut EthernetHeader> {
-        EthernetHeader::mut_from_prefix(self.buffer.as_mut()).ok().map(|(h, _)| h)
+        EthernetHeader::mut_from_prefix(self.buffer.as_mut())
+            .ok()
+            .map(|(h, _)| h)
     }
     pub fn set_dst_addr(&mut self, a: EthernetAddress) {
         if let Some(h) = self.header_mut() {
@@ -223,7 +238,10 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> EthernetFrame<T> {
         }
     }
     pub fn payload_mut(&mut self) -> &mut [u8] {
-        self.buffer.as_mut().get_mut(ETHERNET_HEADER_LEN..).unwrap_or(&mut [])
+        self.buffer
+            .as_mut()
+            .get_mut(ETHERNET_HEADER_LEN..)
+            .unwrap_or(&mut [])
     }
 }
 
@@ -238,7 +256,11 @@ pub struct EthernetRepr {
 impl EthernetRepr {
     pub fn parse<T: AsRef<[u8]>>(frame: &EthernetFrame<T>) -> Result<Self> {
         frame.check_len()?;
-        Ok(EthernetRepr { src: frame.src_addr(), dst: frame.dst_addr(), ethertype: frame.ethertype() })
+        Ok(EthernetRepr {
+            src: frame.src_addr(),
+            dst: frame.dst_addr(),
+            ethertype: frame.ethertype(),
+        })
     }
     pub const fn buffer_len(&self) -> usize {
         ETHERNET_HEADER_LEN
@@ -273,7 +295,8 @@ mod tests {
     #[test]
     fn construct_roundtrip() {
         let mut buf = [0u8; 18];
-        let repr = EthernetRepr::parse(&EthernetFrame::new_checked(&FRAME[..]).expect("valid")).expect("parse");
+        let repr = EthernetRepr::parse(&EthernetFrame::new_checked(&FRAME[..]).expect("valid"))
+            .expect("parse");
         let mut f = EthernetFrame::new_unchecked(&mut buf[..]);
         repr.emit(&mut f);
         f.payload_mut().copy_from_slice(&[0xaa, 0xbb, 0xcc, 0xdd]);
@@ -283,7 +306,10 @@ mod tests {
     #[test]
     fn short_buffers_are_refused() {
         for n in 0..ETHERNET_HEADER_LEN {
-            assert_eq!(EthernetFrame::new_checked(&FRAME[..n]).err(), Some(WireError::Truncated));
+            assert_eq!(
+                EthernetFrame::new_checked(&FRAME[..n]).err(),
+                Some(WireError::Truncated)
+            );
         }
         assert!(EthernetFrame::new_checked(&FRAME[..14]).is_ok());
     }

@@ -35,7 +35,12 @@ pub struct VlanTag {
 
 impl VlanTag {
     pub const fn new(tpid: u16, pcp: u8, vid: u16) -> Self {
-        VlanTag { tpid, pcp: pcp & 0x7, dei: false, vid: vid & 0x0fff }
+        VlanTag {
+            tpid,
+            pcp: pcp & 0x7,
+            dei: false,
+            vid: vid & 0x0fff,
+        }
     }
 
     /// Tag Control Information: PCP, DEI, VID.
@@ -46,7 +51,12 @@ impl VlanTag {
 
     #[inline]
     pub const fn from_tci(tpid: u16, tci: u16) -> Self {
-        VlanTag { tpid, pcp: (tci >> 13) as u8, dei: tci & 0x1000 != 0, vid: tci & 0x0fff }
+        VlanTag {
+            tpid,
+            pcp: (tci >> 13) as u8,
+            dei: tci & 0x1000 != 0,
+            vid: tci & 0x0fff,
+        }
     }
 
     /// The four bytes as they appear on the wire.
@@ -71,7 +81,10 @@ impl VlanTag {
         }
         let rest = frame.get(TAG_OFFSET..).unwrap_or(&[]);
         let (hdr, _) = TagHeader::read_from_prefix(rest).map_err(|_| WireError::Truncated)?;
-        Ok(Some((VlanTag::from_tci(tpid, hdr.tci.get()), EtherType::from(hdr.inner_ethertype.get()))))
+        Ok(Some((
+            VlanTag::from_tci(tpid, hdr.tci.get()),
+            EtherType::from(hdr.inner_ethertype.get()),
+        )))
     }
 }
 
@@ -81,7 +94,12 @@ mod tests {
 
     #[test]
     fn tci_roundtrip() {
-        let t = VlanTag { tpid: 0x8100, pcp: 5, dei: true, vid: 100 };
+        let t = VlanTag {
+            tpid: 0x8100,
+            pcp: 5,
+            dei: true,
+            vid: 100,
+        };
         assert_eq!(t.tci(), (5 << 13) | 0x1000 | 100);
         assert_eq!(VlanTag::from_tci(0x8100, t.tci()), t);
         assert_eq!(t.to_bytes(), [0x81, 0x00, 0xb0, 0x64]);
@@ -104,7 +122,11 @@ mod tests {
         let mut f = vec![0u8; 12];
         f.extend_from_slice(&[0x81, 0x00, 0x60, 0x0a, 0x08, 0x00]);
         for n in 14..18 {
-            assert_eq!(VlanTag::parse_outer(&f[..n]), Err(WireError::Truncated), "len {n}");
+            assert_eq!(
+                VlanTag::parse_outer(&f[..n]),
+                Err(WireError::Truncated),
+                "len {n}"
+            );
         }
         assert_eq!(VlanTag::parse_outer(&f[..10]), Err(WireError::Truncated));
     }

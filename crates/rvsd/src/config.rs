@@ -27,7 +27,10 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { format_version: FORMAT_VERSION, bridges: BTreeMap::new() }
+        Config {
+            format_version: FORMAT_VERSION,
+            bridges: BTreeMap::new(),
+        }
     }
 }
 
@@ -42,7 +45,11 @@ pub struct BridgeConfig {
 
 impl Default for BridgeConfig {
     fn default() -> Self {
-        BridgeConfig { mac_aging_secs: DEFAULT_MAC_AGING_SECS, mac_table_size: DEFAULT_MAC_TABLE_SIZE, ports: BTreeMap::new() }
+        BridgeConfig {
+            mac_aging_secs: DEFAULT_MAC_AGING_SECS,
+            mac_table_size: DEFAULT_MAC_TABLE_SIZE,
+            ports: BTreeMap::new(),
+        }
     }
 }
 
@@ -63,7 +70,11 @@ impl Config {
         let text = match fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
-            Err(e) => return Err(e).with_context(|| format!("cannot read configuration database {}", path.display())),
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!("cannot read configuration database {}", path.display())
+                })
+            }
         };
         let cfg: Config = serde_json::from_str(&text).with_context(|| {
             format!(
@@ -80,10 +91,12 @@ impl Config {
         }
         for (b, bc) in &cfg.bridges {
             for (p, pc) in &bc.ports {
-                pc.vlan
-                    .clone()
-                    .validated()
-                    .map_err(|e| anyhow::anyhow!("configuration database {}: port {b}/{p}: {e}", path.display()))?;
+                pc.vlan.clone().validated().map_err(|e| {
+                    anyhow::anyhow!(
+                        "configuration database {}: port {b}/{p}: {e}",
+                        path.display()
+                    )
+                })?;
             }
         }
         Ok(cfg)
@@ -91,11 +104,17 @@ impl Config {
 
     /// Writes the database atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let mut text = serde_json::to_string_pretty(self).context("cannot encode configuration")?;
         text.push('\n');
-        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "conf.db".into());
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "conf.db".into());
         let tmp = dir.join(format!(".{file_name}.tmp"));
         let write = || -> std::io::Result<()> {
             let mut f = fs::File::create(&tmp)?;
@@ -104,13 +123,17 @@ impl Config {
             fs::rename(&tmp, path)?;
             fs::File::open(dir)?.sync_all()
         };
-        write().with_context(|| format!("cannot save configuration database {}", path.display()))?;
+        write()
+            .with_context(|| format!("cannot save configuration database {}", path.display()))?;
         Ok(())
     }
 
     /// The bridge that holds port `name`, if any.
     pub fn bridge_of_port(&self, name: &str) -> Option<&str> {
-        self.bridges.iter().find(|(_, b)| b.ports.contains_key(name)).map(|(n, _)| n.as_str())
+        self.bridges
+            .iter()
+            .find(|(_, b)| b.ports.contains_key(name))
+            .map(|(n, _)| n.as_str())
     }
 }
 
@@ -133,19 +156,32 @@ mod tests {
         let mut br = BridgeConfig::default();
         br.ports.insert(
             "tap1".into(),
-            PortConfig { kind: PortKind::Tap, vlan: VlanSpec { tag: Some(10), ..Default::default() }, netns: Some("h1".into()) },
+            PortConfig {
+                kind: PortKind::Tap,
+                vlan: VlanSpec {
+                    tag: Some(10),
+                    ..Default::default()
+                },
+                netns: Some("h1".into()),
+            },
         );
         cfg.bridges.insert("br0".into(), br);
         cfg.save(&db).expect("save");
         assert_eq!(Config::load(&db).expect("load"), cfg);
-        assert!(!d.join("sub/.conf.db.tmp").exists(), "temporary file renamed away");
+        assert!(
+            !d.join("sub/.conf.db.tmp").exists(),
+            "temporary file renamed away"
+        );
         let _ = fs::remove_dir_all(&d);
     }
 
     #[test]
     fn missing_file_is_empty_and_garbage_is_refused() {
         let d = tempdir("bad");
-        assert_eq!(Config::load(&d.join("none.db")).expect("load"), Config::default());
+        assert_eq!(
+            Config::load(&d.join("none.db")).expect("load"),
+            Config::default()
+        );
         let db = d.join("conf.db");
         fs::write(&db, "{ not json").expect("write");
         let err = format!("{:#}", Config::load(&db).expect_err("must refuse"));

@@ -26,7 +26,8 @@ struct RunDirLock {
 }
 
 fn lock_run_dir(dir: &Path) -> Result<RunDirLock> {
-    fs::create_dir_all(dir).with_context(|| format!("cannot create run directory {}", dir.display()))?;
+    fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create run directory {}", dir.display()))?;
     let path = dir.join(LOCK_NAME);
     let mut file = fs::OpenOptions::new()
         .read(true)
@@ -40,7 +41,11 @@ fn lock_run_dir(dir: &Path) -> Result<RunDirLock> {
     if r != 0 {
         let mut pid = String::new();
         let _ = file.read_to_string(&mut pid);
-        bail!("another rvsd (pid {}) is already running with run directory {}", pid.trim(), dir.display());
+        bail!(
+            "another rvsd (pid {}) is already running with run directory {}",
+            pid.trim(),
+            dir.display()
+        );
     }
     file.set_len(0)?;
     file.rewind()?;
@@ -54,9 +59,12 @@ fn bind_socket(dir: &Path) -> Result<(UnixListener, PathBuf)> {
     match fs::remove_file(&path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot remove stale socket {}", path.display())),
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot remove stale socket {}", path.display()))
+        }
     }
-    let listener = UnixListener::bind(&path).with_context(|| format!("cannot bind control socket {}", path.display()))?;
+    let listener = UnixListener::bind(&path)
+        .with_context(|| format!("cannot bind control socket {}", path.display()))?;
     fs::set_permissions(&path, fs::Permissions::from_mode(0o600))?;
     Ok((listener, path))
 }
@@ -64,7 +72,8 @@ fn bind_socket(dir: &Path) -> Result<(UnixListener, PathBuf)> {
 pub async fn serve(run_dir: PathBuf, db: PathBuf) -> Result<()> {
     let lock = lock_run_dir(&run_dir)?;
     let config = Config::load(&db)?;
-    let worker = rvs_datapath::worker::WorkerHandle::spawn("rvs-dp0").context("cannot start the datapath thread")?;
+    let worker = rvs_datapath::worker::WorkerHandle::spawn("rvs-dp0")
+        .context("cannot start the datapath thread")?;
     let n_bridges = config.bridges.len();
     let state = tokio::task::spawn_blocking(move || State::new(config, db, worker)).await?;
     let state = Arc::new(Mutex::new(Some(state)));
@@ -118,7 +127,11 @@ async fn serve_connection(stream: UnixStream, state: Arc<Mutex<Option<State>>>) 
     let mut lines = BufReader::new(rd);
     loop {
         let mut line = Vec::new();
-        let n = match (&mut lines).take(MAX_REQUEST_BYTES as u64 + 1).read_until(b'\n', &mut line).await {
+        let n = match (&mut lines)
+            .take(MAX_REQUEST_BYTES as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .await
+        {
             Ok(n) => n,
             Err(_) => return,
         };
@@ -131,10 +144,15 @@ async fn serve_connection(stream: UnixStream, state: Arc<Mutex<Option<State>>>) 
             let st = state.clone();
             match tokio::task::spawn_blocking(move || handle_line(&line, &st)).await {
                 Ok(r) => r,
-                Err(_) => Reply::Error(ApiError::new(ErrorKind::System, "internal error while handling the request")),
+                Err(_) => Reply::Error(ApiError::new(
+                    ErrorKind::System,
+                    "internal error while handling the request",
+                )),
             }
         };
-        let mut out = serde_json::to_vec(&reply).unwrap_or_else(|_| b"{\"error\":{\"kind\":\"system\",\"message\":\"cannot encode reply\"}}".to_vec());
+        let mut out = serde_json::to_vec(&reply).unwrap_or_else(|_| {
+            b"{\"error\":{\"kind\":\"system\",\"message\":\"cannot encode reply\"}}".to_vec()
+        });
         out.push(b'\n');
         if wr.write_all(&out).await.is_err() {
             return;
@@ -154,7 +172,9 @@ fn handle_line(line: &[u8], state: &Mutex<Option<State>>) -> Reply {
         Ok(e) => e,
         Err(e) => {
             // Tell an old or new client apart from garbage.
-            let version = serde_json::from_slice::<serde_json::Value>(line).ok().and_then(|v| v.get("version")?.as_u64());
+            let version = serde_json::from_slice::<serde_json::Value>(line)
+                .ok()
+                .and_then(|v| v.get("version")?.as_u64());
             let msg = match version {
                 Some(v) if v != u64::from(PROTOCOL_VERSION) => {
                     format!("protocol version {v} is not supported (rvsd speaks version {PROTOCOL_VERSION}); use an rvs CLI of the same release")

@@ -15,8 +15,8 @@
 
 use crate::config::{BridgeConfig, Config, PortConfig};
 use rvs_api::{
-    ApiError, BridgeInfo, BridgeSettings, ErrorKind, FdbEntry, FdbSummary, PortInfo, PortKind, PortStats, PortVlanChange,
-    Request, Response, VlanSpec,
+    ApiError, BridgeInfo, BridgeSettings, ErrorKind, FdbEntry, FdbSummary, PortInfo, PortKind,
+    PortStats, PortVlanChange, Request, Response, VlanSpec,
 };
 use rvs_datapath::ports::afpacket::AfPacketPort;
 use rvs_datapath::ports::tap::TapPort;
@@ -49,7 +49,10 @@ pub struct State {
 }
 
 fn worker_gone() -> ApiError {
-    ApiError::new(ErrorKind::System, "the datapath thread has stopped; restart rvsd")
+    ApiError::new(
+        ErrorKind::System,
+        "the datapath thread has stopped; restart rvsd",
+    )
 }
 
 fn no_bridge(name: &str) -> ApiError {
@@ -57,7 +60,10 @@ fn no_bridge(name: &str) -> ApiError {
 }
 
 fn no_port(bridge: &str, name: &str) -> ApiError {
-    ApiError::new(ErrorKind::NoSuchPort, format!("bridge '{bridge}' has no port named '{name}'"))
+    ApiError::new(
+        ErrorKind::NoSuchPort,
+        format!("bridge '{bridge}' has no port named '{name}'"),
+    )
 }
 
 /// Checks a bridge or port name (they follow Linux interface naming).
@@ -66,7 +72,9 @@ pub fn check_name(what: &str, name: &str) -> Result<(), ApiError> {
         && name.len() <= 15
         && name != "."
         && name != ".."
-        && !name.chars().any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control());
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control());
     if ok {
         Ok(())
     } else {
@@ -139,8 +147,19 @@ impl State {
     /// Loads nothing itself: `config` was read by the caller. Creates the bridges and
     /// attaches every port it can; the others are retried later.
     pub fn new(config: Config, db: PathBuf, worker: WorkerHandle) -> State {
-        let mut st = State { config, db, worker, bridge_ids: HashMap::new(), ports: HashMap::new() };
-        let bridges: Vec<(String, BridgeConfig)> = st.config.bridges.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut st = State {
+            config,
+            db,
+            worker,
+            bridge_ids: HashMap::new(),
+            ports: HashMap::new(),
+        };
+        let bridges: Vec<(String, BridgeConfig)> = st
+            .config
+            .bridges
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         for (name, bc) in bridges {
             if let Err(e) = st.create_bridge(&name, &bc) {
                 tracing::error!(bridge = %name, "cannot create bridge: {e}");
@@ -155,8 +174,15 @@ impl State {
     }
 
     fn create_bridge(&mut self, name: &str, bc: &BridgeConfig) -> Result<(), ApiError> {
-        let (n, a, nm) = (bc.mac_table_size as usize, bc.mac_aging_secs, name.to_string());
-        let id = self.worker.call(move |w| w.datapath().add_bridge(&nm, n, a)).map_err(|_| worker_gone())?;
+        let (n, a, nm) = (
+            bc.mac_table_size as usize,
+            bc.mac_aging_secs,
+            name.to_string(),
+        );
+        let id = self
+            .worker
+            .call(move |w| w.datapath().add_bridge(&nm, n, a))
+            .map_err(|_| worker_gone())?;
         self.bridge_ids.insert(name.to_string(), id);
         Ok(())
     }
@@ -169,7 +195,14 @@ impl State {
                 match self.attach(bridge, opened.io, &pc.vlan) {
                     Ok(id) => {
                         tracing::info!(bridge, port = name, kind = %pc.kind, netns = ?netns, "port attached");
-                        self.ports.insert(name.to_string(), PortRun { id: Some(id), error: None, netns: netns.clone() });
+                        self.ports.insert(
+                            name.to_string(),
+                            PortRun {
+                                id: Some(id),
+                                error: None,
+                                netns: netns.clone(),
+                            },
+                        );
                         if pc.netns != netns && pc.kind == PortKind::Tap {
                             self.remember_netns(bridge, name, netns);
                         }
@@ -182,7 +215,10 @@ impl State {
                 }
             }
             Err(e) if e.kind == ErrorKind::InterfaceNotFound => {
-                self.mark_down(name, format!("interface '{name}' not found; it is attached when it appears"));
+                self.mark_down(
+                    name,
+                    format!("interface '{name}' not found; it is attached when it appears"),
+                );
                 false
             }
             Err(e) => {
@@ -194,7 +230,11 @@ impl State {
 
     fn remember_netns(&mut self, bridge: &str, name: &str, netns: Option<String>) {
         let mut next = self.config.clone();
-        if let Some(p) = next.bridges.get_mut(bridge).and_then(|b| b.ports.get_mut(name)) {
+        if let Some(p) = next
+            .bridges
+            .get_mut(bridge)
+            .and_then(|b| b.ports.get_mut(name))
+        {
             p.netns = netns;
         }
         match next.save(&self.db) {
@@ -213,17 +253,26 @@ impl State {
     }
 
     fn attach(&self, bridge: &str, io: Box<dyn Port>, vlan: &VlanSpec) -> Result<PortId, ApiError> {
-        let bid = *self.bridge_ids.get(bridge).ok_or_else(|| no_bridge(bridge))?;
+        let bid = *self
+            .bridge_ids
+            .get(bridge)
+            .ok_or_else(|| no_bridge(bridge))?;
         let vlan = vlan.clone();
         self.worker
             .call(move |w| w.add_port(bid, io, &vlan))
             .map_err(|_| worker_gone())?
-            .map_err(|e| ApiError::new(ErrorKind::System, format!("cannot add port to the datapath: {e}")))
+            .map_err(|e| {
+                ApiError::new(
+                    ErrorKind::System,
+                    format!("cannot add port to the datapath: {e}"),
+                )
+            })
     }
 
     /// Persists `next` and makes it current.
     fn commit(&mut self, next: Config) -> Result<(), ApiError> {
-        next.save(&self.db).map_err(|e| ApiError::new(ErrorKind::System, format!("{e:#}")))?;
+        next.save(&self.db)
+            .map_err(|e| ApiError::new(ErrorKind::System, format!("{e:#}")))?;
         self.config = next;
         Ok(())
     }
@@ -233,7 +282,9 @@ impl State {
         if let Ok(failures) = self.worker.call(|w| w.take_failures()) {
             for f in failures {
                 let why = match f.fault {
-                    rvs_datapath::PortFault::InterfaceGone => format!("interface '{}' disappeared", f.name),
+                    rvs_datapath::PortFault::InterfaceGone => {
+                        format!("interface '{}' disappeared", f.name)
+                    }
                     rvs_datapath::PortFault::Io(e) => format!("interface '{}' failed: {e}", f.name),
                 };
                 self.mark_down(&f.name, why);
@@ -243,7 +294,11 @@ impl State {
             .config
             .bridges
             .iter()
-            .flat_map(|(b, bc)| bc.ports.iter().map(move |(p, pc)| (b.clone(), p.clone(), pc.clone())))
+            .flat_map(|(b, bc)| {
+                bc.ports
+                    .iter()
+                    .map(move |(p, pc)| (b.clone(), p.clone(), pc.clone()))
+            })
             .filter(|(_, p, _)| self.ports.get(p).is_none_or(|r| r.id.is_none()))
             .collect();
         for (b, p, pc) in down {
@@ -258,22 +313,50 @@ impl State {
                 protocol: rvs_api::PROTOCOL_VERSION,
                 pid: std::process::id(),
             }),
-            Request::AddBridge { name, settings, may_exist } => self.add_bridge(name, settings, may_exist),
+            Request::AddBridge {
+                name,
+                settings,
+                may_exist,
+            } => self.add_bridge(name, settings, may_exist),
             Request::DelBridge { name, if_exists } => self.del_bridge(name, if_exists),
             Request::SetBridge { name, settings } => self.set_bridge(name, settings),
-            Request::ListBridges => Ok(Response::Bridges { bridges: self.config.bridges.keys().cloned().collect() }),
-            Request::AddPort { bridge, name, kind, vlan, may_exist } => self.add_port(bridge, name, kind, vlan, may_exist),
-            Request::SetPort { bridge, name, change } => self.set_port(bridge, name, change),
-            Request::DelPort { bridge, name, if_exists } => self.del_port(bridge, name, if_exists),
+            Request::ListBridges => Ok(Response::Bridges {
+                bridges: self.config.bridges.keys().cloned().collect(),
+            }),
+            Request::AddPort {
+                bridge,
+                name,
+                kind,
+                vlan,
+                may_exist,
+            } => self.add_port(bridge, name, kind, vlan, may_exist),
+            Request::SetPort {
+                bridge,
+                name,
+                change,
+            } => self.set_port(bridge, name, change),
+            Request::DelPort {
+                bridge,
+                name,
+                if_exists,
+            } => self.del_port(bridge, name, if_exists),
             Request::ListPorts { bridge } => {
-                let b = self.config.bridges.get(&bridge).ok_or_else(|| no_bridge(&bridge))?;
-                Ok(Response::Ports { ports: b.ports.keys().cloned().collect() })
+                let b = self
+                    .config
+                    .bridges
+                    .get(&bridge)
+                    .ok_or_else(|| no_bridge(&bridge))?;
+                Ok(Response::Ports {
+                    ports: b.ports.keys().cloned().collect(),
+                })
             }
             Request::Show => Ok(self.show()),
             Request::FdbShow { bridge } => self.fdb_show(bridge),
             Request::FdbFlush { bridge } => {
                 let bid = self.bridge_id(&bridge)?;
-                self.worker.call(move |w| w.datapath().fdb_flush(bid)).map_err(|_| worker_gone())?;
+                self.worker
+                    .call(move |w| w.datapath().fdb_flush(bid))
+                    .map_err(|_| worker_gone())?;
                 Ok(Response::Done)
             }
             Request::PortStats { bridge } => self.port_stats(bridge),
@@ -284,7 +367,10 @@ impl State {
         if !self.config.bridges.contains_key(bridge) {
             return Err(no_bridge(bridge));
         }
-        self.bridge_ids.get(bridge).copied().ok_or_else(|| no_bridge(bridge))
+        self.bridge_ids
+            .get(bridge)
+            .copied()
+            .ok_or_else(|| no_bridge(bridge))
     }
 
     fn add_bridge(&mut self, name: String, settings: BridgeSettings, may_exist: bool) -> ApiResult {
@@ -294,11 +380,17 @@ impl State {
             return if may_exist {
                 Ok(Response::Done)
             } else {
-                Err(ApiError::new(ErrorKind::AlreadyExists, format!("bridge '{name}' already exists")))
+                Err(ApiError::new(
+                    ErrorKind::AlreadyExists,
+                    format!("bridge '{name}' already exists"),
+                ))
             };
         }
         if self.config.bridge_of_port(&name).is_some() {
-            return Err(ApiError::new(ErrorKind::AlreadyExists, format!("'{name}' is already the name of a port")));
+            return Err(ApiError::new(
+                ErrorKind::AlreadyExists,
+                format!("'{name}' is already the name of a port"),
+            ));
         }
         let mut bc = BridgeConfig::default();
         if let Some(a) = settings.mac_aging_secs {
@@ -317,15 +409,25 @@ impl State {
 
     fn del_bridge(&mut self, name: String, if_exists: bool) -> ApiResult {
         if !self.config.bridges.contains_key(&name) {
-            return if if_exists { Ok(Response::Done) } else { Err(no_bridge(&name)) };
+            return if if_exists {
+                Ok(Response::Done)
+            } else {
+                Err(no_bridge(&name))
+            };
         }
         let mut next = self.config.clone();
         let removed = next.bridges.remove(&name).unwrap_or_default();
         self.commit(next)?;
         if let Some(bid) = self.bridge_ids.remove(&name) {
-            let mut ports = self.worker.call(move |w| w.del_bridge(bid)).map_err(|_| worker_gone())?;
+            let mut ports = self
+                .worker
+                .call(move |w| w.del_bridge(bid))
+                .map_err(|_| worker_gone())?;
             for (pname, pc) in &removed.ports {
-                let io = ports.iter().position(|p| p.name() == pname).map(|i| ports.swap_remove(i));
+                let io = ports
+                    .iter()
+                    .position(|p| p.name() == pname)
+                    .map(|i| ports.swap_remove(i));
                 destroy_device(pname, pc, io);
             }
         }
@@ -340,7 +442,10 @@ impl State {
         check_settings(&settings)?;
         let bid = self.bridge_id(&name)?;
         let mut next = self.config.clone();
-        let bc = next.bridges.get_mut(&name).ok_or_else(|| no_bridge(&name))?;
+        let bc = next
+            .bridges
+            .get_mut(&name)
+            .ok_or_else(|| no_bridge(&name))?;
         if let Some(a) = settings.mac_aging_secs {
             bc.mac_aging_secs = a;
         }
@@ -348,12 +453,24 @@ impl State {
             bc.mac_table_size = n;
         }
         self.commit(next)?;
-        let (n, a) = (settings.mac_table_size.map(|n| n as usize), settings.mac_aging_secs);
-        self.worker.call(move |w| w.datapath().set_bridge_params(bid, n, a)).map_err(|_| worker_gone())?;
+        let (n, a) = (
+            settings.mac_table_size.map(|n| n as usize),
+            settings.mac_aging_secs,
+        );
+        self.worker
+            .call(move |w| w.datapath().set_bridge_params(bid, n, a))
+            .map_err(|_| worker_gone())?;
         Ok(Response::Done)
     }
 
-    fn add_port(&mut self, bridge: String, name: String, kind: PortKind, vlan: VlanSpec, may_exist: bool) -> ApiResult {
+    fn add_port(
+        &mut self,
+        bridge: String,
+        name: String,
+        kind: PortKind,
+        vlan: VlanSpec,
+        may_exist: bool,
+    ) -> ApiResult {
         check_name("port", &name)?;
         let vlan = vlan.validated().map_err(ApiError::invalid)?;
         self.bridge_id(&bridge)?;
@@ -367,12 +484,23 @@ impl State {
             ));
         }
         if self.config.bridges.contains_key(&name) {
-            return Err(ApiError::new(ErrorKind::AlreadyExists, format!("'{name}' is already the name of a bridge")));
+            return Err(ApiError::new(
+                ErrorKind::AlreadyExists,
+                format!("'{name}' is already the name of a bridge"),
+            ));
         }
         let opened = open_port(&name, kind, None)?;
         let netns = opened.netns.clone();
         let mut next = self.config.clone();
-        let pc = PortConfig { kind, vlan: vlan.clone(), netns: if kind == PortKind::Tap { netns.clone() } else { None } };
+        let pc = PortConfig {
+            kind,
+            vlan: vlan.clone(),
+            netns: if kind == PortKind::Tap {
+                netns.clone()
+            } else {
+                None
+            },
+        };
         if let Some(b) = next.bridges.get_mut(&bridge) {
             b.ports.insert(name.clone(), pc);
         }
@@ -382,7 +510,14 @@ impl State {
         }
         match self.attach(&bridge, opened.io, &vlan) {
             Ok(id) => {
-                self.ports.insert(name.clone(), PortRun { id: Some(id), error: None, netns });
+                self.ports.insert(
+                    name.clone(),
+                    PortRun {
+                        id: Some(id),
+                        error: None,
+                        netns,
+                    },
+                );
                 tracing::info!(bridge = %bridge, port = %name, %kind, vlan = %vlan.describe(), "port added");
                 Ok(Response::Done)
             }
@@ -414,20 +549,36 @@ impl State {
         }
         let spec = spec.validated().map_err(ApiError::invalid)?;
         let mut next = self.config.clone();
-        if let Some(p) = next.bridges.get_mut(&bridge).and_then(|b| b.ports.get_mut(&name)) {
+        if let Some(p) = next
+            .bridges
+            .get_mut(&bridge)
+            .and_then(|b| b.ports.get_mut(&name))
+        {
             p.vlan = spec.clone();
         }
         self.commit(next)?;
         if let Some(id) = self.ports.get(&name).and_then(|r| r.id) {
-            self.worker.call(move |w| w.datapath().set_port_vlan(id, &spec)).map_err(|_| worker_gone())?;
+            self.worker
+                .call(move |w| w.datapath().set_port_vlan(id, &spec))
+                .map_err(|_| worker_gone())?;
         }
         Ok(Response::Done)
     }
 
     fn del_port(&mut self, bridge: String, name: String, if_exists: bool) -> ApiResult {
         self.bridge_id(&bridge)?;
-        let Some(pc) = self.config.bridges.get(&bridge).and_then(|b| b.ports.get(&name)).cloned() else {
-            return if if_exists { Ok(Response::Done) } else { Err(no_port(&bridge, &name)) };
+        let Some(pc) = self
+            .config
+            .bridges
+            .get(&bridge)
+            .and_then(|b| b.ports.get(&name))
+            .cloned()
+        else {
+            return if if_exists {
+                Ok(Response::Done)
+            } else {
+                Err(no_port(&bridge, &name))
+            };
         };
         let mut next = self.config.clone();
         if let Some(b) = next.bridges.get_mut(&bridge) {
@@ -436,7 +587,10 @@ impl State {
         self.commit(next)?;
         let run = self.ports.remove(&name).unwrap_or_default();
         let io = match run.id {
-            Some(id) => self.worker.call(move |w| w.del_port(id)).map_err(|_| worker_gone())?,
+            Some(id) => self
+                .worker
+                .call(move |w| w.del_port(id))
+                .map_err(|_| worker_gone())?,
             None => None,
         };
         destroy_device(&name, &pc, io);
@@ -488,7 +642,12 @@ impl State {
             .map_err(|_| worker_gone())?;
         let entries = rows
             .into_iter()
-            .map(|r| FdbEntry { port: r.port, vlan: r.vlan, mac: r.mac.to_string(), age_secs: r.age_ms / 1000 })
+            .map(|r| FdbEntry {
+                port: r.port,
+                vlan: r.vlan,
+                mac: r.mac.to_string(),
+                age_secs: r.age_ms / 1000,
+            })
             .collect();
         let summary = FdbSummary {
             entries: stats.entries as u64,
@@ -502,13 +661,24 @@ impl State {
 
     fn port_stats(&self, bridge: String) -> ApiResult {
         self.bridge_id(&bridge)?;
-        let names: Vec<String> = self.config.bridges.get(&bridge).map(|b| b.ports.keys().cloned().collect()).unwrap_or_default();
-        let ids: Vec<(String, Option<PortId>)> =
-            names.into_iter().map(|n| (n.clone(), self.ports.get(&n).and_then(|r| r.id))).collect();
+        let names: Vec<String> = self
+            .config
+            .bridges
+            .get(&bridge)
+            .map(|b| b.ports.keys().cloned().collect())
+            .unwrap_or_default();
+        let ids: Vec<(String, Option<PortId>)> = names
+            .into_iter()
+            .map(|n| (n.clone(), self.ports.get(&n).and_then(|r| r.id)))
+            .collect();
         let counters = {
             let ids = ids.clone();
             self.worker
-                .call(move |w| ids.iter().map(|(_, id)| id.and_then(|id| w.datapath().counters(id))).collect::<Vec<_>>())
+                .call(move |w| {
+                    ids.iter()
+                        .map(|(_, id)| id.and_then(|id| w.datapath().counters(id)))
+                        .collect::<Vec<_>>()
+                })
                 .map_err(|_| worker_gone())?
         };
         let ports = ids
@@ -541,7 +711,9 @@ fn destroy_device(name: &str, pc: &PortConfig, io: Option<Box<dyn Port>>) {
     if pc.kind == PortKind::System {
         return;
     }
-    let io = io.or_else(|| TapPort::open_existing(name, pc.netns.as_deref()).map(|p| Box::new(p) as Box<dyn Port>));
+    let io = io.or_else(|| {
+        TapPort::open_existing(name, pc.netns.as_deref()).map(|p| Box::new(p) as Box<dyn Port>)
+    });
     if let Some(io) = io {
         if let Err(e) = io.destroy() {
             tracing::warn!(port = %name, "cannot delete tap device: {e}");

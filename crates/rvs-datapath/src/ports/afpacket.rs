@@ -39,14 +39,21 @@ impl AfPacketPort {
     pub fn open(name: &str) -> io::Result<Self> {
         let ifindex = sys::if_index(name).map_err(|e| {
             if e.raw_os_error() == Some(libc::ENODEV) {
-                io::Error::new(io::ErrorKind::NotFound, format!("interface '{name}' not found"))
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("interface '{name}' not found"),
+                )
             } else {
                 e
             }
         })?;
         // SAFETY: plain socket(2); the fd is owned right away.
         let raw = cvt(unsafe {
-            libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0)
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                0,
+            )
         })?;
         // SAFETY: fresh descriptor we own.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
@@ -55,10 +62,24 @@ impl AfPacketPort {
         sys::setsockopt(s, sys::SOL_PACKET, sys::PACKET_AUXDATA, &one)?;
         // Older kernels lack it; the packet-type check in recv covers them.
         let _ = sys::setsockopt(s, sys::SOL_PACKET, sys::PACKET_IGNORE_OUTGOING, &one);
-        if sys::setsockopt(s, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &SOCKET_BUFFER_BYTES).is_err() {
+        if sys::setsockopt(
+            s,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            &SOCKET_BUFFER_BYTES,
+        )
+        .is_err()
+        {
             sys::setsockopt(s, libc::SOL_SOCKET, libc::SO_RCVBUF, &SOCKET_BUFFER_BYTES)?;
         }
-        if sys::setsockopt(s, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &SOCKET_BUFFER_BYTES).is_err() {
+        if sys::setsockopt(
+            s,
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUFFORCE,
+            &SOCKET_BUFFER_BYTES,
+        )
+        .is_err()
+        {
             sys::setsockopt(s, libc::SOL_SOCKET, libc::SO_SNDBUF, &SOCKET_BUFFER_BYTES)?;
         }
         // SAFETY: sockaddr_ll is plain old data.
@@ -68,17 +89,32 @@ impl AfPacketPort {
         sll.sll_ifindex = ifindex as libc::c_int;
         // SAFETY: binds with a valid sockaddr_ll of the size passed.
         cvt(unsafe {
-            libc::bind(s, (&sll as *const libc::sockaddr_ll).cast(), size_of::<libc::sockaddr_ll>() as libc::socklen_t)
+            libc::bind(
+                s,
+                (&sll as *const libc::sockaddr_ll).cast(),
+                size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
         })?;
-        let mreq = PacketMreq { mr_ifindex: ifindex as libc::c_int, mr_type: sys::PACKET_MR_PROMISC, ..Default::default() };
+        let mreq = PacketMreq {
+            mr_ifindex: ifindex as libc::c_int,
+            mr_type: sys::PACKET_MR_PROMISC,
+            ..Default::default()
+        };
         sys::setsockopt(s, sys::SOL_PACKET, sys::PACKET_ADD_MEMBERSHIP, &mreq)?;
         let mtu = sys::get_mtu(s, name).unwrap_or(1500);
-        Ok(AfPacketPort { name: name.to_string(), fd, ifindex, mtu })
+        Ok(AfPacketPort {
+            name: name.to_string(),
+            fd,
+            ifindex,
+            mtu,
+        })
     }
 
     /// After ENETDOWN: is our interface still there (merely down) or gone?
     fn interface_still_exists(&self) -> bool {
-        sys::if_index(&self.name).map(|i| i == self.ifindex).unwrap_or(false)
+        sys::if_index(&self.name)
+            .map(|i| i == self.ifindex)
+            .unwrap_or(false)
     }
 
     fn recv_error(&self, e: io::Error) -> Result<usize, PortFault> {
@@ -107,7 +143,11 @@ fn aux_vlan_tag(msg: &libc::msghdr) -> Option<[u8; 4]> {
                 if aux.tp_status & sys::TP_STATUS_VLAN_VALID == 0 {
                     return None;
                 }
-                let tpid = if aux.tp_status & sys::TP_STATUS_VLAN_TPID_VALID != 0 { aux.tp_vlan_tpid } else { 0x8100 };
+                let tpid = if aux.tp_status & sys::TP_STATUS_VLAN_TPID_VALID != 0 {
+                    aux.tp_vlan_tpid
+                } else {
+                    0x8100
+                };
                 let (t, c) = (tpid.to_be_bytes(), aux.tp_vlan_tci.to_be_bytes());
                 return Some([t[0], t[1], c[0], c[1]]);
             }
@@ -135,7 +175,10 @@ impl Port for AfPacketPort {
         let mut ctrl = [CtrlBuf([0; CTRL_LEN]); BATCH_SIZE];
         for i in 0..want {
             let area = slots[i].recv_area();
-            iovs[i] = libc::iovec { iov_base: area.as_mut_ptr().cast(), iov_len: area.len() };
+            iovs[i] = libc::iovec {
+                iov_base: area.as_mut_ptr().cast(),
+                iov_len: area.len(),
+            };
             let h = &mut hdrs[i].msg_hdr;
             h.msg_name = (&mut addrs[i] as *mut libc::sockaddr_ll).cast();
             h.msg_namelen = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
@@ -189,10 +232,22 @@ impl Port for AfPacketPort {
         let mut tags = [[0u8; 4]; BATCH_SIZE];
         for (i, f) in frames.iter().take(n).enumerate() {
             let mut cnt = 0;
-            let pieces: [&[u8]; 3] = [f.head, if let Some(t) = f.tag { tags[i] = t; &tags[i][..] } else { &[] }, f.tail];
+            let pieces: [&[u8]; 3] = [
+                f.head,
+                if let Some(t) = f.tag {
+                    tags[i] = t;
+                    &tags[i][..]
+                } else {
+                    &[]
+                },
+                f.tail,
+            ];
             for p in pieces {
                 if !p.is_empty() {
-                    iovs[i][cnt] = libc::iovec { iov_base: p.as_ptr() as *mut libc::c_void, iov_len: p.len() };
+                    iovs[i][cnt] = libc::iovec {
+                        iov_base: p.as_ptr() as *mut libc::c_void,
+                        iov_len: p.len(),
+                    };
                     cnt += 1;
                 }
             }
@@ -206,7 +261,12 @@ impl Port for AfPacketPort {
             attempts += 1;
             // SAFETY: headers next..n are initialised and point into live buffers.
             let r = unsafe {
-                libc::sendmmsg(self.fd.as_raw_fd(), hdrs[next..].as_mut_ptr(), (n - next) as libc::c_uint, libc::MSG_DONTWAIT)
+                libc::sendmmsg(
+                    self.fd.as_raw_fd(),
+                    hdrs[next..].as_mut_ptr(),
+                    (n - next) as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                )
             };
             if r > 0 {
                 let sent = usize::try_from(r).unwrap_or(0);
@@ -220,7 +280,8 @@ impl Port for AfPacketPort {
             match io::Error::last_os_error().raw_os_error() {
                 Some(libc::EINTR) => continue,
                 // This frame cannot go (too big, device down...); the rest may.
-                Some(libc::EMSGSIZE) | Some(libc::ENETDOWN) | Some(libc::ENXIO) | Some(libc::EINVAL) => next += 1,
+                Some(libc::EMSGSIZE) | Some(libc::ENETDOWN) | Some(libc::ENXIO)
+                | Some(libc::EINVAL) => next += 1,
                 // Queue full or anything else: the remaining frames are dropped.
                 _ => break,
             }

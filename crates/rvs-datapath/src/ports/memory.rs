@@ -38,7 +38,14 @@ impl MemoryPort {
 
     pub fn with_mtu(name: &str, mtu: usize) -> (MemoryPort, MemoryPortHandle) {
         let q = Arc::new(Mutex::new(Queues::default()));
-        (MemoryPort { name: name.to_string(), mtu, q: q.clone() }, MemoryPortHandle { q })
+        (
+            MemoryPort {
+                name: name.to_string(),
+                mtu,
+                q: q.clone(),
+            },
+            MemoryPortHandle { q },
+        )
     }
 }
 

@@ -20,11 +20,18 @@ where
     R: Send,
 {
     if name.is_empty() || name.contains('/') || name.starts_with('.') {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("bad namespace name '{name}'")));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("bad namespace name '{name}'"),
+        ));
     }
     let path = Path::new(NETNS_RUN_DIR).join(name);
-    let ns = std::fs::File::open(&path)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot open namespace {}: {e}", path.display())))?;
+    let ns = std::fs::File::open(&path).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot open namespace {}: {e}", path.display()),
+        )
+    })?;
     std::thread::scope(|s| {
         s.spawn(move || {
             // SAFETY: setns on a namespace fd we hold open; affects only this thread.
@@ -39,7 +46,11 @@ where
 /// Names of the namespaces iproute2 knows about, sorted.
 pub fn named_namespaces() -> Vec<String> {
     let mut out: Vec<String> = std::fs::read_dir(NETNS_RUN_DIR)
-        .map(|rd| rd.filter_map(|e| e.ok()).filter_map(|e| e.file_name().into_string().ok()).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
         .unwrap_or_default();
     out.sort();
     out
@@ -62,6 +73,11 @@ pub fn namespaces_holding(ifname: &str, hint: Option<&str>) -> Vec<Option<String
         let n = candidates.remove(pos);
         candidates.insert(0, n);
     }
-    out.extend(candidates.into_iter().filter(|ns| in_netns(ns, || super::sys::if_index(ifname)).is_ok()).map(Some));
+    out.extend(
+        candidates
+            .into_iter()
+            .filter(|ns| in_netns(ns, || super::sys::if_index(ifname)).is_ok())
+            .map(Some),
+    );
     out
 }

@@ -52,10 +52,23 @@ pub fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
 
 /// Checks that `name` fits a Linux interface name.
 pub fn check_ifname(name: &str) -> io::Result<CString> {
-    if name.is_empty() || name.len() >= libc::IFNAMSIZ || name.contains(['/', ' ', '\0']) || name == "." || name == ".." {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("'{name}' is not a valid interface name")));
+    if name.is_empty()
+        || name.len() >= libc::IFNAMSIZ
+        || name.contains(['/', ' ', '\0'])
+        || name == "."
+        || name == ".."
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("'{name}' is not a valid interface name"),
+        ));
     }
-    CString::new(name).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "interface name holds a NUL byte"))
+    CString::new(name).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "interface name holds a NUL byte",
+        )
+    })
 }
 
 /// Index of the interface `name` in the calling thread's network namespace.
@@ -102,10 +115,21 @@ pub fn set_link_up(sock: RawFd, name: &str) -> io::Result<()> {
     Ok(())
 }
 
-pub fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
+pub fn setsockopt<T>(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &T,
+) -> io::Result<()> {
     // SAFETY: `value` points to a live T of the size passed.
     cvt(unsafe {
-        libc::setsockopt(fd, level, name, (value as *const T).cast(), std::mem::size_of::<T>() as libc::socklen_t)
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (value as *const T).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
+        )
     })?;
     Ok(())
 }
@@ -148,11 +172,16 @@ impl Epoll {
         // SAFETY: plain epoll_create1(2).
         let fd = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
         // SAFETY: fd is a fresh descriptor we own.
-        Ok(Epoll { fd: unsafe { OwnedFd::from_raw_fd(fd) } })
+        Ok(Epoll {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
     }
 
     pub fn add(&self, fd: RawFd, token: u64) -> io::Result<()> {
-        let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: token };
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: token,
+        };
         // SAFETY: ev is a valid epoll_event.
         cvt(unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) })?;
         Ok(())
@@ -165,10 +194,15 @@ impl Epoll {
     }
 
     /// Waits up to `timeout_ms`; returns the ready events (EINTR yields none).
-    pub fn wait<'a>(&self, events: &'a mut [libc::epoll_event], timeout_ms: i32) -> &'a [libc::epoll_event] {
+    pub fn wait<'a>(
+        &self,
+        events: &'a mut [libc::epoll_event],
+        timeout_ms: i32,
+    ) -> &'a [libc::epoll_event] {
         let max = i32::try_from(events.len()).unwrap_or(i32::MAX);
         // SAFETY: the buffer holds `max` events.
-        let n = unsafe { libc::epoll_wait(self.fd.as_raw_fd(), events.as_mut_ptr(), max, timeout_ms) };
+        let n =
+            unsafe { libc::epoll_wait(self.fd.as_raw_fd(), events.as_mut_ptr(), max, timeout_ms) };
         let n = usize::try_from(n).unwrap_or(0);
         &events[..n.min(events.len())]
     }

@@ -53,7 +53,12 @@ pub struct TapAttach {
 
 fn open_tun(name: &str, flags: libc::c_int) -> io::Result<OwnedFd> {
     // SAFETY: open(2) with a static path; the fd is owned right away.
-    let fd = cvt(unsafe { libc::open(c"/dev/net/tun".as_ptr(), libc::O_RDWR | libc::O_NONBLOCK | libc::O_CLOEXEC) })?;
+    let fd = cvt(unsafe {
+        libc::open(
+            c"/dev/net/tun".as_ptr(),
+            libc::O_RDWR | libc::O_NONBLOCK | libc::O_CLOEXEC,
+        )
+    })?;
     // SAFETY: fresh descriptor we own.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     let mut req = sys::ifreq(name)?;
@@ -70,12 +75,12 @@ fn attach_here(name: &str) -> io::Result<(OwnedFd, bool)> {
         match open_tun(name, flags) {
             Ok(fd) => return Ok((fd, flags & libc::IFF_VNET_HDR != 0)),
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => last = e,
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::ResourceBusy,
-                    format!("tap '{name}' is held by another process; attach it with --type system instead"),
-                ))
-            }
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => return Err(io::Error::new(
+                io::ErrorKind::ResourceBusy,
+                format!(
+                    "tap '{name}' is held by another process; attach it with --type system instead"
+                ),
+            )),
             Err(e) => return Err(e),
         }
     }
@@ -107,17 +112,28 @@ fn open_in(ns: Option<&str>, name: &str, create: bool) -> io::Result<(OwnedFd, O
 impl TapPort {
     /// Attaches to the TAP device `name` wherever it lives, or creates it in rvsd's own
     /// namespace. `netns_hint` is where it was last seen.
-    pub fn open_or_create(name: &str, netns_hint: Option<&str>) -> io::Result<(TapPort, TapAttach)> {
+    pub fn open_or_create(
+        name: &str,
+        netns_hint: Option<&str>,
+    ) -> io::Result<(TapPort, TapAttach)> {
         sys::check_ifname(name)?;
         let mut refused: Option<io::Error> = None;
         for ns in namespaces_holding(name, netns_hint) {
             match open_in(ns.as_deref(), name, false) {
                 Ok((tun, ctl, vnet_hdr)) => {
                     let port = Self::finish(name, tun, ctl, vnet_hdr, ns.clone());
-                    return Ok((port, TapAttach { netns: ns, created: false }));
+                    return Ok((
+                        port,
+                        TapAttach {
+                            netns: ns,
+                            created: false,
+                        },
+                    ));
                 }
                 // A same-named non-tap interface in some container is not ours; keep looking.
-                Err(e) if e.kind() == io::ErrorKind::InvalidInput && ns.is_some() => refused = Some(e),
+                Err(e) if e.kind() == io::ErrorKind::InvalidInput && ns.is_some() => {
+                    refused = Some(e)
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -125,19 +141,42 @@ impl TapPort {
             return Err(e);
         }
         let (tun, ctl, vnet_hdr) = open_in(None, name, true)?;
-        Ok((Self::finish(name, tun, ctl, vnet_hdr, None), TapAttach { netns: None, created: true }))
+        Ok((
+            Self::finish(name, tun, ctl, vnet_hdr, None),
+            TapAttach {
+                netns: None,
+                created: true,
+            },
+        ))
     }
 
     /// Attaches to the device only if it exists somewhere (never creates it).
     pub fn open_existing(name: &str, netns_hint: Option<&str>) -> Option<TapPort> {
-        namespaces_holding(name, netns_hint).into_iter().find_map(|ns| {
-            open_in(ns.as_deref(), name, false).ok().map(|(tun, ctl, vnet)| Self::finish(name, tun, ctl, vnet, ns))
-        })
+        namespaces_holding(name, netns_hint)
+            .into_iter()
+            .find_map(|ns| {
+                open_in(ns.as_deref(), name, false)
+                    .ok()
+                    .map(|(tun, ctl, vnet)| Self::finish(name, tun, ctl, vnet, ns))
+            })
     }
 
-    fn finish(name: &str, tun: OwnedFd, ctl: OwnedFd, vnet_hdr: bool, netns: Option<String>) -> TapPort {
+    fn finish(
+        name: &str,
+        tun: OwnedFd,
+        ctl: OwnedFd,
+        vnet_hdr: bool,
+        netns: Option<String>,
+    ) -> TapPort {
         let mtu = sys::get_mtu(ctl.as_raw_fd(), name).unwrap_or(1500);
-        TapPort { name: name.to_string(), tun, ctl, vnet_hdr, mtu, netns }
+        TapPort {
+            name: name.to_string(),
+            tun,
+            ctl,
+            vnet_hdr,
+            mtu,
+            netns,
+        }
     }
 
     pub fn netns(&self) -> Option<&str> {
@@ -162,10 +201,20 @@ impl Port for TapPort {
         for slot in batch.free_slots() {
             let area = slot.recv_area();
             let mut iov = [
-                libc::iovec { iov_base: hdr.as_mut_ptr().cast(), iov_len: VNET_HDR_LEN },
-                libc::iovec { iov_base: area.as_mut_ptr().cast(), iov_len: area.len() },
+                libc::iovec {
+                    iov_base: hdr.as_mut_ptr().cast(),
+                    iov_len: VNET_HDR_LEN,
+                },
+                libc::iovec {
+                    iov_base: area.as_mut_ptr().cast(),
+                    iov_len: area.len(),
+                },
             ];
-            let (iov_ptr, iov_cnt) = if self.vnet_hdr { (iov.as_mut_ptr(), 2) } else { (iov[1..].as_mut_ptr(), 1) };
+            let (iov_ptr, iov_cnt) = if self.vnet_hdr {
+                (iov.as_mut_ptr(), 2)
+            } else {
+                (iov[1..].as_mut_ptr(), 1)
+            };
             // SAFETY: the iovecs point into live buffers of the stated lengths.
             let r = unsafe { libc::readv(fd, iov_ptr, iov_cnt) };
             if r < 0 {
@@ -183,7 +232,11 @@ impl Port for TapPort {
                 }
             }
             let got = usize::try_from(r).unwrap_or(0);
-            let len = if self.vnet_hdr { got.saturating_sub(VNET_HDR_LEN) } else { got };
+            let len = if self.vnet_hdr {
+                got.saturating_sub(VNET_HDR_LEN)
+            } else {
+                got
+            };
             slot.set_received(len, len);
             n += 1;
         }
@@ -196,11 +249,17 @@ impl Port for TapPort {
         let mut out = TxOutcome::default();
         for f in frames {
             let tag = f.tag.unwrap_or([0; 4]);
-            let mut iov: [libc::iovec; 4] = [libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; 4];
+            let mut iov: [libc::iovec; 4] = [libc::iovec {
+                iov_base: std::ptr::null_mut(),
+                iov_len: 0,
+            }; 4];
             let mut cnt = 0;
             let mut push = |p: *const u8, l: usize| {
                 if l > 0 {
-                    iov[cnt] = libc::iovec { iov_base: p as *mut libc::c_void, iov_len: l };
+                    iov[cnt] = libc::iovec {
+                        iov_base: p as *mut libc::c_void,
+                        iov_len: l,
+                    };
                     cnt += 1;
                 }
             };
@@ -240,7 +299,13 @@ impl Port for TapPort {
 
     fn destroy(self: Box<Self>) -> io::Result<()> {
         // SAFETY: TUNSETPERSIST takes an integer argument; closing the fd then deletes the device.
-        cvt(unsafe { libc::ioctl(self.tun.as_raw_fd(), libc::TUNSETPERSIST, 0 as libc::c_ulong) })?;
+        cvt(unsafe {
+            libc::ioctl(
+                self.tun.as_raw_fd(),
+                libc::TUNSETPERSIST,
+                0 as libc::c_ulong,
+            )
+        })?;
         Ok(())
     }
 }
