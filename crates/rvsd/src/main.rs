@@ -44,6 +44,10 @@ fn main() {
 }
 
 fn run(args: Args) -> Result<()> {
+    // Everything rvsd creates (socket, database, lock) is for its owner only; this also
+    // closes the window between bind() and chmod() on the control socket.
+    // SAFETY: umask(2) cannot fail.
+    unsafe { libc::umask(0o077) };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
