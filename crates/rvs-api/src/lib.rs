@@ -57,6 +57,8 @@ pub enum PortKind {
     Tap,
     /// A TAP device that gives the host itself a port on the bridge.
     Internal,
+    /// One end of a pair that links two bridges inside rvs (no kernel device).
+    Patch,
 }
 
 impl PortKind {
@@ -65,6 +67,7 @@ impl PortKind {
             PortKind::System => "system",
             PortKind::Tap => "tap",
             PortKind::Internal => "internal",
+            PortKind::Patch => "patch",
         }
     }
 }
@@ -155,6 +158,9 @@ pub enum Request {
         kind: PortKind,
         vlan: VlanSpec,
         may_exist: bool,
+        /// The other end, for patch ports.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peer: Option<String>,
     },
     SetPort {
         bridge: String,
@@ -238,6 +244,9 @@ pub struct PortInfo {
     pub status: String,
     /// Network namespace the interface was found in, when not rvsd's own.
     pub netns: Option<String>,
+    /// The other end of a patch port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -325,6 +334,7 @@ mod tests {
                 mode: Some(VlanMode::Access),
             },
             may_exist: false,
+            peer: None,
         });
         let line = serde_json::to_string(&env).expect("serialize");
         assert!(!line.contains('\n'));

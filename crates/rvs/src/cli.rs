@@ -160,6 +160,8 @@ pub enum PortType {
     Tap,
     /// A TAP device giving the host a port on the bridge.
     Internal,
+    /// One end of a pair linking two bridges inside rvs (needs --peer).
+    Patch,
 }
 
 impl From<PortType> for PortKind {
@@ -168,6 +170,7 @@ impl From<PortType> for PortKind {
             PortType::System => PortKind::System,
             PortType::Tap => PortKind::Tap,
             PortType::Internal => PortKind::Internal,
+            PortType::Patch => PortKind::Patch,
         }
     }
 }
@@ -219,6 +222,9 @@ pub struct AddPortArgs {
     /// Succeed without change when the port already exists.
     #[arg(long)]
     pub may_exist: bool,
+    /// The other end of a patch port (a port of type patch on another bridge).
+    #[arg(long, value_name = "PORT")]
+    pub peer: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
@@ -461,12 +467,21 @@ pub fn to_request(command: &Command) -> Result<Request, String> {
                 mode: a.vlan_mode.map(VlanMode::from),
             };
             let vlan = spec.validated()?;
+            let peer = match (a.kind, &a.peer) {
+                (PortType::Patch, Some(p)) => Some(port_name(p)?),
+                (PortType::Patch, None) => {
+                    return Err("--type patch needs --peer PORT (the other end)".to_string())
+                }
+                (_, Some(_)) => return Err("--peer applies only to --type patch".to_string()),
+                (_, None) => None,
+            };
             Request::AddPort {
                 bridge,
                 name,
                 kind: a.kind.into(),
                 vlan,
                 may_exist: a.may_exist,
+                peer,
             }
         }
         Command::SetPort(a) => {
@@ -620,7 +635,7 @@ mod tests {
             Request::AddBridge {
                 name: "br0".into(),
                 settings: BridgeSettings::default(),
-                may_exist: false
+                may_exist: false,
             }
         );
         assert_eq!(
@@ -639,7 +654,7 @@ mod tests {
                     mac_aging_secs: Some(60),
                     mac_table_size: Some(100)
                 },
-                may_exist: true
+                may_exist: true,
             }
         );
         assert_eq!(
@@ -714,7 +729,8 @@ mod tests {
                 name: "veth-a".into(),
                 kind: PortKind::System,
                 vlan: VlanSpec::default(),
-                may_exist: false
+                may_exist: false,
+                peer: None,
             }
         );
         assert_eq!(
@@ -737,7 +753,8 @@ mod tests {
                     trunks: vec![],
                     mode: None
                 },
-                may_exist: true
+                may_exist: true,
+                peer: None,
             }
         );
         assert_eq!(
@@ -763,7 +780,8 @@ mod tests {
                     trunks: vec![10, 11, 12, 30],
                     mode: Some(VlanMode::NativeUntagged)
                 },
-                may_exist: false
+                may_exist: false,
+                peer: None,
             }
         );
         assert_eq!(
@@ -785,7 +803,8 @@ mod tests {
                     trunks: vec![20],
                     mode: Some(VlanMode::Trunk)
                 },
-                may_exist: false
+                may_exist: false,
+                peer: None,
             }
         );
     }

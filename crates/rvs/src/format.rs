@@ -79,6 +79,9 @@ pub fn show(bridges: &[BridgeInfo]) -> String {
                 "        type: {}  vlan: {vlan}  status: {}",
                 p.kind, p.status
             );
+            if let Some(peer) = &p.peer {
+                let _ = write!(out, "  peer: {peer}");
+            }
             if let Some(ns) = &p.netns {
                 let _ = write!(out, "  netns: {ns}");
             }
@@ -271,6 +274,7 @@ mod tests {
                         vlan_mode: VlanMode::Access,
                         status: "up".into(),
                         netns: None,
+                        peer: None,
                     },
                     PortInfo {
                         name: "tap1".into(),
@@ -283,6 +287,7 @@ mod tests {
                         vlan_mode: VlanMode::Trunk,
                         status: "up".into(),
                         netns: Some("h3".into()),
+                        peer: None,
                     },
                     PortInfo {
                         name: "up0".into(),
@@ -295,6 +300,7 @@ mod tests {
                         vlan_mode: VlanMode::NativeUntagged,
                         status: "down: no such device".into(),
                         netns: None,
+                        peer: None,
                     },
                 ],
             },

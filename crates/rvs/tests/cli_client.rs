@@ -235,6 +235,7 @@ fn sample_show() -> Vec<BridgeInfo> {
                 vlan_mode: VlanMode::Access,
                 status: "up".into(),
                 netns: None,
+                peer: None,
             },
             PortInfo {
                 name: "tap1".into(),
@@ -247,6 +248,7 @@ fn sample_show() -> Vec<BridgeInfo> {
                 vlan_mode: VlanMode::Trunk,
                 status: "up".into(),
                 netns: Some("h3".into()),
+                peer: None,
             },
         ],
     }]
@@ -331,6 +333,7 @@ fn change_command_succeeds_silently() {
                 mode: Some(VlanMode::Access),
             },
             may_exist: true,
+            peer: None,
         },
         ok(Response::Done),
     );

@@ -62,6 +62,9 @@ pub struct PortConfig {
     /// Network namespace a tap device was last found in (a hint for re-attaching).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netns: Option<String>,
+    /// The other end of a patch port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
 }
 
 impl Config {
@@ -128,6 +131,13 @@ impl Config {
         Ok(())
     }
 
+    /// A port's bridge and configuration, wherever it is.
+    pub fn find_port(&self, name: &str) -> Option<(&str, &PortConfig)> {
+        self.bridges
+            .iter()
+            .find_map(|(b, bc)| bc.ports.get(name).map(|p| (b.as_str(), p)))
+    }
+
     /// The bridge that holds port `name`, if any.
     pub fn bridge_of_port(&self, name: &str) -> Option<&str> {
         self.bridges
@@ -163,6 +173,7 @@ mod tests {
                     ..Default::default()
                 },
                 netns: Some("h1".into()),
+                peer: None,
             },
         );
         cfg.bridges.insert("br0".into(), br);

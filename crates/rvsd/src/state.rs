@@ -19,6 +19,7 @@ use rvs_api::{
     PortStats, PortVlanChange, Request, Response, VlanSpec,
 };
 use rvs_datapath::ports::afpacket::AfPacketPort;
+use rvs_datapath::ports::patch::PatchPort;
 use rvs_datapath::ports::tap::TapPort;
 use rvs_datapath::worker::WorkerHandle;
 use rvs_datapath::{BridgeId, Port, PortId};
@@ -124,6 +125,7 @@ fn open_port(name: &str, kind: PortKind, netns_hint: Option<&str>) -> Result<Ope
             )),
             Err(e) => Err(ApiError::new(ErrorKind::System, format!("cannot open interface '{name}': {e}"))),
         },
+        PortKind::Patch => Err(ApiError::invalid(format!("patch port '{name}' is attached with its peer"))),
         PortKind::Tap | PortKind::Internal => match TapPort::open_or_create(name, netns_hint) {
             Ok((p, attach)) => Ok(Opened { io: Box::new(p), netns: attach.netns, created: attach.created }),
             Err(e) if e.kind() == std::io::ErrorKind::InvalidInput || e.kind() == std::io::ErrorKind::ResourceBusy => {
@@ -189,6 +191,9 @@ impl State {
 
     /// Tries to attach a configured port that is not attached; records the outcome.
     fn attach_configured(&mut self, bridge: &str, name: &str, pc: &PortConfig) -> bool {
+        if pc.kind == PortKind::Patch {
+            return self.attach_patch(bridge, name, pc);
+        }
         match open_port(name, pc.kind, pc.netns.as_deref()) {
             Ok(opened) => {
                 let netns = opened.netns.clone();
@@ -224,6 +229,95 @@ impl State {
             Err(e) => {
                 self.mark_down(name, e.message);
                 false
+            }
+        }
+    }
+
+    /// Connects a configured patch port with its peer when the peer is configured and points
+    /// back; both ends are attached together. Otherwise the port waits, with the reason.
+    fn attach_patch(&mut self, bridge: &str, name: &str, pc: &PortConfig) -> bool {
+        if self.ports.get(name).is_some_and(|r| r.id.is_some()) {
+            return true;
+        }
+        let Some(peer) = pc.peer.clone() else {
+            self.mark_down(name, "patch port without a peer".into());
+            return false;
+        };
+        let Some((peer_bridge, peer_pc)) = self
+            .config
+            .find_port(&peer)
+            .map(|(b, p)| (b.to_string(), p.clone()))
+        else {
+            self.mark_down(name, format!("peer '{peer}' is not configured yet"));
+            return false;
+        };
+        if peer_pc.kind != PortKind::Patch || peer_pc.peer.as_deref() != Some(name) {
+            self.mark_down(
+                name,
+                format!("port '{peer}' is not a patch port whose peer is '{name}'"),
+            );
+            return false;
+        }
+        self.detach(&peer);
+        let (a, b) = match PatchPort::pair(name, &peer) {
+            Ok(p) => p,
+            Err(e) => {
+                self.mark_down(name, format!("cannot create patch pair: {e}"));
+                return false;
+            }
+        };
+        let ida = match self.attach(bridge, Box::new(a), &pc.vlan) {
+            Ok(id) => id,
+            Err(e) => {
+                self.mark_down(name, e.message);
+                return false;
+            }
+        };
+        match self.attach(&peer_bridge, Box::new(b), &peer_pc.vlan) {
+            Ok(idb) => {
+                self.ports.insert(
+                    name.to_string(),
+                    PortRun {
+                        id: Some(ida),
+                        error: None,
+                        netns: None,
+                    },
+                );
+                self.ports.insert(
+                    peer.clone(),
+                    PortRun {
+                        id: Some(idb),
+                        error: None,
+                        netns: None,
+                    },
+                );
+                tracing::info!(a = name, b = %peer, "patch ports connected");
+                true
+            }
+            Err(e) => {
+                let _ = self.worker.call(move |w| w.del_port(ida).is_some());
+                self.mark_down(name, e.message);
+                false
+            }
+        }
+    }
+
+    /// Takes a port out of the datapath (closing it) if it is attached.
+    fn detach(&mut self, name: &str) {
+        if let Some(id) = self.ports.get_mut(name).and_then(|r| r.id.take()) {
+            let _ = self.worker.call(move |w| w.del_port(id).is_some());
+        }
+    }
+
+    /// After a patch port went away, its peer cannot forward any more.
+    fn unpair_peer_of(&mut self, pc: &PortConfig) {
+        if pc.kind != PortKind::Patch {
+            return;
+        }
+        if let Some(peer) = pc.peer.as_deref() {
+            if self.config.find_port(peer).is_some() {
+                self.detach(peer);
+                self.mark_down(peer, "its peer patch port was removed".to_string());
             }
         }
     }
@@ -329,7 +423,8 @@ impl State {
                 kind,
                 vlan,
                 may_exist,
-            } => self.add_port(bridge, name, kind, vlan, may_exist),
+                peer,
+            } => self.add_port(bridge, name, kind, vlan, may_exist, peer),
             Request::SetPort {
                 bridge,
                 name,
@@ -431,8 +526,9 @@ impl State {
                 destroy_device(pname, pc, io);
             }
         }
-        for p in removed.ports.keys() {
+        for (p, pc) in &removed.ports {
             self.ports.remove(p);
+            self.unpair_peer_of(pc);
         }
         tracing::info!(bridge = %name, "bridge deleted");
         Ok(Response::Done)
@@ -470,9 +566,25 @@ impl State {
         kind: PortKind,
         vlan: VlanSpec,
         may_exist: bool,
+        peer: Option<String>,
     ) -> ApiResult {
         check_name("port", &name)?;
         let vlan = vlan.validated().map_err(ApiError::invalid)?;
+        match (kind, &peer) {
+            (PortKind::Patch, None) => {
+                return Err(ApiError::invalid(
+                    "a patch port needs a peer: give --peer PORT",
+                ))
+            }
+            (PortKind::Patch, Some(p)) => {
+                check_name("peer", p)?;
+                if *p == name {
+                    return Err(ApiError::invalid("a patch port cannot be its own peer"));
+                }
+            }
+            (_, Some(_)) => return Err(ApiError::invalid("--peer applies only to --type patch")),
+            (_, None) => {}
+        }
         self.bridge_id(&bridge)?;
         if let Some(owner) = self.config.bridge_of_port(&name) {
             if owner == bridge && may_exist {
@@ -489,6 +601,9 @@ impl State {
                 format!("'{name}' is already the name of a bridge"),
             ));
         }
+        if kind == PortKind::Patch {
+            return self.add_patch_port(bridge, name, vlan, peer);
+        }
         let opened = open_port(&name, kind, None)?;
         let netns = opened.netns.clone();
         let mut next = self.config.clone();
@@ -500,6 +615,7 @@ impl State {
             } else {
                 None
             },
+            peer: None,
         };
         if let Some(b) = next.bridges.get_mut(&bridge) {
             b.ports.insert(name.clone(), pc);
@@ -526,6 +642,39 @@ impl State {
                 Err(e)
             }
         }
+    }
+
+    fn add_patch_port(
+        &mut self,
+        bridge: String,
+        name: String,
+        vlan: VlanSpec,
+        peer: Option<String>,
+    ) -> ApiResult {
+        if let Some(p) = peer.as_deref() {
+            if let Some((_, ppc)) = self.config.find_port(p) {
+                if ppc.kind != PortKind::Patch || ppc.peer.as_deref() != Some(name.as_str()) {
+                    return Err(ApiError::invalid(format!(
+                        "port '{p}' exists and is not a patch port whose peer is '{name}'"
+                    )));
+                }
+            }
+        }
+        let pc = PortConfig {
+            kind: PortKind::Patch,
+            vlan,
+            netns: None,
+            peer,
+        };
+        let mut next = self.config.clone();
+        if let Some(b) = next.bridges.get_mut(&bridge) {
+            b.ports.insert(name.clone(), pc.clone());
+        }
+        self.commit(next)?;
+        self.ports.insert(name.clone(), PortRun::default());
+        self.attach_patch(&bridge, &name, &pc);
+        tracing::info!(bridge = %bridge, port = %name, "patch port added");
+        Ok(Response::Done)
     }
 
     fn set_port(&mut self, bridge: String, name: String, change: PortVlanChange) -> ApiResult {
@@ -594,6 +743,7 @@ impl State {
             None => None,
         };
         destroy_device(&name, &pc, io);
+        self.unpair_peer_of(&pc);
         tracing::info!(bridge = %bridge, port = %name, "port deleted");
         Ok(Response::Done)
     }
@@ -623,6 +773,7 @@ impl State {
                                 (None, None) => "down".to_string(),
                             },
                             netns: run.netns,
+                            peer: pc.peer.clone(),
                         }
                     })
                     .collect(),
@@ -708,7 +859,7 @@ impl State {
 /// Deletes the device of a removed tap or internal port (rvsd owns those devices): through
 /// the port if it was attached, else by attaching to the device wherever it is.
 fn destroy_device(name: &str, pc: &PortConfig, io: Option<Box<dyn Port>>) {
-    if pc.kind == PortKind::System {
+    if !matches!(pc.kind, PortKind::Tap | PortKind::Internal) {
         return;
     }
     let io = io.or_else(|| {

@@ -3,5 +3,6 @@
 pub mod afpacket;
 pub mod memory;
 pub mod netns;
+pub mod patch;
 pub mod sys;
 pub mod tap;

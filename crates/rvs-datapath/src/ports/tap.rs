@@ -75,12 +75,14 @@ fn attach_here(name: &str) -> io::Result<(OwnedFd, bool)> {
         match open_tun(name, flags) {
             Ok(fd) => return Ok((fd, flags & libc::IFF_VNET_HDR != 0)),
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => last = e,
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => return Err(io::Error::new(
-                io::ErrorKind::ResourceBusy,
-                format!(
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::ResourceBusy,
+                    format!(
                     "tap '{name}' is held by another process; attach it with --type system instead"
                 ),
-            )),
+                ))
+            }
             Err(e) => return Err(e),
         }
     }
