@@ -261,6 +261,17 @@ impl Datapath {
         }
     }
 
+    /// Lets one port re-read its MTU and namespace now; returns the namespace.
+    pub fn refresh_port(&mut self, id: PortId) -> Option<String> {
+        let slot = self.ports.get_mut(id as usize)?.as_mut()?;
+        slot.io.refresh();
+        let (mtu, netns, bridge) = (slot.io.mtu(), slot.io.netns(), slot.bridge);
+        if let Some(m) = self.bridge_mut(bridge).and_then(|b| b.member_mut(id)) {
+            m.mtu = mtu;
+        }
+        netns
+    }
+
     /// Lets every port re-read its MTU and the like.
     pub fn refresh_ports(&mut self) {
         for (i, slot) in self.ports.iter_mut().enumerate() {

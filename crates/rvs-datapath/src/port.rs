@@ -48,6 +48,12 @@ pub trait Port: Send {
     /// Re-reads slow-changing properties (MTU). Called about once a second.
     fn refresh(&mut self) {}
 
+    /// The network namespace the port's device lives in, when it is not rvsd's own
+    /// (as found by the last [`Port::refresh`]).
+    fn netns(&self) -> Option<String> {
+        None
+    }
+
     /// Called when the port is removed from its bridge for good (not on daemon exit):
     /// a port that created its device deletes it here.
     fn destroy(self: Box<Self>) -> io::Result<()> {

@@ -70,7 +70,7 @@ pub struct PortConfig {
 impl Config {
     /// Reads the database; a missing file is an empty configuration.
     pub fn load(path: &Path) -> Result<Config> {
-        let text = match fs::read_to_string(path) {
+        let text = match fs::read(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
             Err(e) => {
@@ -79,7 +79,7 @@ impl Config {
                 })
             }
         };
-        let cfg: Config = serde_json::from_str(&text).with_context(|| {
+        let cfg: Config = serde_json::from_slice(&text).with_context(|| {
             format!(
                 "configuration database {} is not valid (fix it, or move it away to start empty)",
                 path.display()

@@ -373,6 +373,7 @@ impl State {
 
     /// Collects ports the worker dropped and reattaches ports whose interface is back.
     pub fn retry_ports(&mut self) {
+        self.refresh_locations();
         if let Ok(failures) = self.worker.call(|w| w.take_failures()) {
             for f in failures {
                 let why = match f.fault {
@@ -445,7 +446,10 @@ impl State {
                     ports: b.ports.keys().cloned().collect(),
                 })
             }
-            Request::Show => Ok(self.show()),
+            Request::Show => {
+                self.refresh_locations();
+                Ok(self.show())
+            }
             Request::FdbShow { bridge } => self.fdb_show(bridge),
             Request::FdbFlush { bridge } => {
                 let bid = self.bridge_id(&bridge)?;
@@ -746,6 +750,39 @@ impl State {
         self.unpair_peer_of(&pc);
         tracing::info!(bridge = %bridge, port = %name, "port deleted");
         Ok(Response::Done)
+    }
+
+    /// Asks the datapath where each attached tap lives now (a tap's kernel side can be moved
+    /// to another namespace at any time) and records it, also as the re-attach hint.
+    fn refresh_locations(&mut self) {
+        let attached: Vec<(String, PortId)> = self
+            .ports
+            .iter()
+            .filter_map(|(n, r)| r.id.map(|id| (n.clone(), id)))
+            .collect();
+        let ids: Vec<PortId> = attached.iter().map(|(_, id)| *id).collect();
+        let Ok(locations) = self.worker.call(move |w| {
+            ids.iter()
+                .map(|&id| w.datapath().refresh_port(id))
+                .collect::<Vec<_>>()
+        }) else {
+            return;
+        };
+        for ((name, _), netns) in attached.into_iter().zip(locations) {
+            if let Some(run) = self.ports.get_mut(&name) {
+                run.netns = netns.clone();
+            }
+            let Some((bridge, pc)) = self.config.find_port(&name) else {
+                continue;
+            };
+            if pc.kind == PortKind::Tap
+                && pc.netns != netns
+                && !netns.as_deref().is_some_and(|n| n.starts_with("net:["))
+            {
+                let bridge = bridge.to_string();
+                self.remember_netns(&bridge, &name, netns);
+            }
+        }
     }
 
     fn show(&self) -> Response {

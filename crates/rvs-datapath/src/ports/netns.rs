@@ -7,7 +7,7 @@
 
 use super::sys::cvt;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 /// Where iproute2 keeps named namespaces.
@@ -32,15 +32,55 @@ where
             format!("cannot open namespace {}: {e}", path.display()),
         )
     })?;
+    in_netns_fd(ns.as_fd(), f)
+}
+
+/// Runs `f` in the namespace that `ns` (a namespace file descriptor) refers to.
+pub fn in_netns_fd<R, F>(ns: BorrowedFd<'_>, f: F) -> io::Result<R>
+where
+    F: FnOnce() -> io::Result<R> + Send,
+    R: Send,
+{
     std::thread::scope(|s| {
         s.spawn(move || {
-            // SAFETY: setns on a namespace fd we hold open; affects only this thread.
+            // SAFETY: setns on a namespace fd that outlives this thread; affects only this thread.
             cvt(unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) })?;
             f()
         })
         .join()
         .unwrap_or_else(|_| Err(io::Error::other("namespace thread panicked")))
     })
+}
+
+/// Identity of a namespace: device and inode of its nsfs file.
+pub type NetnsId = (u64, u64);
+
+fn stat_id(meta: std::fs::Metadata) -> NetnsId {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
+}
+
+/// Identity of the namespace an fd refers to.
+pub fn netns_id_of_fd(fd: BorrowedFd<'_>) -> io::Result<NetnsId> {
+    let f = std::fs::File::from(fd.try_clone_to_owned()?);
+    Ok(stat_id(f.metadata()?))
+}
+
+/// Identity of the calling thread's own namespace.
+pub fn own_netns_id() -> io::Result<NetnsId> {
+    Ok(stat_id(std::fs::metadata("/proc/thread-self/ns/net")?))
+}
+
+/// Where a namespace is, for display and as a re-attach hint: `None` for the caller's own,
+/// the iproute2 name when it has one, else `net:[INODE]` as /proc shows it.
+pub fn describe_netns(id: NetnsId) -> Option<String> {
+    if own_netns_id().ok() == Some(id) {
+        return None;
+    }
+    named_namespaces()
+        .into_iter()
+        .find(|n| std::fs::metadata(netns_path(n)).map(stat_id).ok() == Some(id))
+        .or_else(|| Some(format!("net:[{}]", id.1)))
 }
 
 /// Names of the namespaces iproute2 knows about, sorted.

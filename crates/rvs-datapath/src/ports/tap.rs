@@ -13,12 +13,14 @@
 //!
 //! `internal` ports are the same device kind, kept in rvsd's namespace for the host itself.
 
-use super::netns::{in_netns, namespaces_holding};
+use super::netns::{
+    describe_netns, in_netns, in_netns_fd, namespaces_holding, netns_id_of_fd, NetnsId,
+};
 use super::sys::{self, cvt};
 use crate::packet::{RxBatch, TxFrame};
 use crate::port::{Port, PortFault, TxOutcome};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// Size of `struct virtio_net_hdr`, the TAP default.
 const VNET_HDR_LEN: usize = 10;
@@ -40,6 +42,18 @@ pub struct TapPort {
     vnet_hdr: bool,
     mtu: usize,
     netns: Option<String>,
+    /// Namespace `ctl` lives in; when the device moves, `ctl` is reopened where it went.
+    ctl_netns: Option<NetnsId>,
+}
+
+/// `TUNGETDEVNETNS`: a descriptor of the namespace the device currently lives in.
+const TUNGETDEVNETNS: libc::c_ulong = 0x54e3;
+
+fn device_netns(tun: &OwnedFd) -> io::Result<OwnedFd> {
+    // SAFETY: the ioctl returns a new descriptor, owned right away.
+    let fd = cvt(unsafe { libc::ioctl(tun.as_raw_fd(), TUNGETDEVNETNS as _) })?;
+    // SAFETY: fresh descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// How an attach went.
@@ -171,6 +185,9 @@ impl TapPort {
         netns: Option<String>,
     ) -> TapPort {
         let mtu = sys::get_mtu(ctl.as_raw_fd(), name).unwrap_or(1500);
+        let ctl_netns = device_netns(&tun)
+            .and_then(|ns| netns_id_of_fd(ns.as_fd()))
+            .ok();
         TapPort {
             name: name.to_string(),
             tun,
@@ -178,6 +195,7 @@ impl TapPort {
             vnet_hdr,
             mtu,
             netns,
+            ctl_netns,
         }
     }
 
@@ -294,9 +312,25 @@ impl Port for TapPort {
     }
 
     fn refresh(&mut self) {
+        // The device's kernel side may have moved to another namespace since the last look.
+        if let Ok(ns) = device_netns(&self.tun) {
+            if let Ok(id) = netns_id_of_fd(ns.as_fd()) {
+                if Some(id) != self.ctl_netns {
+                    if let Ok(ctl) = in_netns_fd(ns.as_fd(), sys::control_socket) {
+                        self.ctl = ctl;
+                        self.ctl_netns = Some(id);
+                        self.netns = describe_netns(id);
+                    }
+                }
+            }
+        }
         if let Ok(m) = sys::get_mtu(self.ctl.as_raw_fd(), &self.name) {
             self.mtu = m;
         }
+    }
+
+    fn netns(&self) -> Option<String> {
+        self.netns.clone()
     }
 
     fn destroy(self: Box<Self>) -> io::Result<()> {
