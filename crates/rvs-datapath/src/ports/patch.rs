@@ -73,24 +73,20 @@ impl Port for PatchPort {
     fn recv_batch(&mut self, batch: &mut RxBatch) -> Result<usize, PortFault> {
         eventfd_drain(self.inbox.ready.as_raw_fd());
         let mut frames = lock(&self.inbox.frames);
-        let mut used = Vec::new();
+        let mut pool = lock(&self.pool.0);
         let mut n = 0;
         for slot in batch.free_slots() {
-            let Some(f) = frames.pop_front() else { break };
+            let Some(mut f) = frames.pop_front() else {
+                break;
+            };
             slot.fill(&f);
-            used.push(f);
+            f.clear();
+            pool.push(f);
             n += 1;
         }
         // Level-triggered readiness: what is left must wake the worker again.
         if !frames.is_empty() {
             eventfd_signal(self.inbox.ready.as_raw_fd());
-        }
-        drop(frames);
-        if !used.is_empty() {
-            lock(&self.pool.0).extend(used.into_iter().map(|mut v| {
-                v.clear();
-                v
-            }));
         }
         batch.commit(n);
         Ok(n)
