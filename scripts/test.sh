@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 need_root "the test suite"
 ensure_cargo
-ensure_tools ip:iproute2 ping:iputils-ping ethtool:ethtool
+ensure_tools ip:iproute2 ping:iputils-ping ethtool:ethtool ovs-ofctl:openvswitch-common
 
 # The end-to-end tests run the rvsd and rvs binaries built here.
 cargo build --workspace
