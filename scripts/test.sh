@@ -11,4 +11,4 @@ ensure_tools ip:iproute2 ping:iputils-ping ethtool:ethtool ovs-ofctl:openvswitch
 
 # The end-to-end tests run the rvsd and rvs binaries built here.
 cargo build --workspace
-cargo test --workspace
+cargo test --workspace --no-fail-fast
