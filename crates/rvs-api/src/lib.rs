@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+pub mod client;
 pub mod vlan;
 
 pub use vlan::{format_trunks, parse_trunks, validate_vid, VlanMode, VlanSpec, VID_MAX, VID_MIN};

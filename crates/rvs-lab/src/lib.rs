@@ -1,9 +1,28 @@
-//! Network-namespace labs for rvs, and the end-to-end test harness.
+//! Network-namespace labs for rvs: `rvs lab`, and the end-to-end test harness.
 //!
-//! This crate builds small virtual networks out of Linux network namespaces
-//! and veth pairs, so that end-to-end tests (for example
-//! `crates/rvs/tests/e2e.rs`) can drive a real `rvsd` and look at the frames
-//! it forwards. Later it grows into the topologies behind `rvs lab`.
+//! Two layers live here.
+//!
+//! **Labs** (`rvs lab` and [`RunningLab`]): a whole virtual network — bridges, hosts in
+//! network namespaces, veth and tap interfaces, VLANs, links between bridges — described
+//! by one TOML file and brought up, checked and removed as a unit:
+//!
+//! * [`topology`]: the file format, parsed with spans so that every error names the file,
+//!   the line and the key ([`TopologyError`]); [`Topology`] is the validated result;
+//! * `validate`: the checks behind it (names, references, addresses, VLANs, derived
+//!   interface names, loops);
+//! * [`runtime`]: [`up`] (an idempotent plan with an undo log: a failed `up` rolls back
+//!   what it created), [`down`] (by prefix, works without rvsd or state), [`status_of`],
+//!   [`ping_matrix`], and [`RunningLab`] for tests;
+//! * [`ping`]: the who-reaches-whom matrix; [`graph`]: Graphviz DOT and SVG;
+//! * [`state`]: `RUN_DIR/labs/NAME.json` and the per-lab lock; [`control`]: typed calls
+//!   to rvsd over [`rvs_api::client`]; [`daemon`]: starting rvsd when none runs.
+//!
+//! Every object a lab creates is named `NAME-...` (see the crate README for the rule),
+//! and lab names contain no `-`, so two labs never collide and `down` finds everything
+//! by prefix.
+//!
+//! **The harness** below it, used by the labs and directly by tests that need frames
+//! rather than topologies ([`hosts`]: one namespace host at a time).
 //!
 //! # The pieces
 //!
@@ -81,22 +100,38 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod cmd;
+pub mod control;
+pub mod daemon;
 pub mod frames;
+pub mod graph;
+pub mod hosts;
 mod link;
 mod names;
 mod netns;
+pub mod ping;
 mod rawsock;
+pub mod runtime;
 mod rvsd;
+pub mod state;
+pub mod topology;
+pub mod validate;
 
 pub use cmd::{cmdline, run_host, run_in};
+pub use control::{Control, ControlError};
 pub use link::{
-    add_addr, delete_link, disable_tx_offload, link_exists, link_mac, link_set_up, move_link,
-    set_mtu, VethPair,
+    add_addr, delete_link, disable_tx_offload, link_exists, link_mac, link_mac_in, link_set_up,
+    move_link, set_mtu, VethPair,
 };
 pub use names::{unique_name, MAX_IFNAME_LEN};
 pub use netns::Netns;
+pub use ping::PingMatrix;
 pub use rawsock::{RawSocket, RECV_BUF_LEN};
+pub use runtime::{
+    down, ping_matrix, status_of, up, DownReport, Outcome, Progress, Quiet, RunningLab,
+    StderrProgress, UpFailure, UpOptions, UpReport,
+};
 pub use rvsd::{try_workspace_bin, workspace_bin, RvsdProcess, READY_TIMEOUT};
+pub use topology::{Topology, TopologyError};
 
 use anyhow::{bail, Result};
 

@@ -92,7 +92,12 @@ pub fn delete_link(ns: Option<&Netns>, ifname: &str) -> Result<()> {
 
 /// The MAC address of `ifname`.
 pub fn link_mac(ns: Option<&Netns>, ifname: &str) -> Result<[u8; 6]> {
-    let out = ip(ns.map(Netns::name), &["-o", "link", "show", "dev", ifname])?;
+    link_mac_in(ns.map(Netns::name), ifname)
+}
+
+/// The MAC address of `ifname` in the namespace named `ns` (`None`: ours).
+pub fn link_mac_in(ns: Option<&str>, ifname: &str) -> Result<[u8; 6]> {
+    let out = ip(ns, &["-o", "link", "show", "dev", ifname])?;
     let mut words = out.split_whitespace();
     let found = words.by_ref().find(|w| *w == "link/ether").is_some();
     match words.next().and_then(frames::try_mac) {

@@ -102,6 +102,9 @@ pub enum Command {
     PortStats(BridgeArg),
     /// Print the version of rvs and, when it answers, of rvsd.
     Version,
+    /// Whole virtual networks (bridges, hosts in namespaces, VLANs, links) from one
+    /// topology file: up, down, status, exec, ping-matrix, graph.
+    Lab(crate::lab::LabArgs),
 }
 
 /// A verb whose only argument is a bridge.
@@ -540,6 +543,11 @@ pub fn to_request(command: &Command) -> Result<Request, String> {
             bridge: bridge_name(&a.bridge)?,
         },
         Command::Version => Request::Ping,
+        Command::Lab(_) => {
+            return Err(
+                "`rvs lab` is not a single rvsd request; run it through rvs::execute".to_string(),
+            )
+        }
     })
 }
 

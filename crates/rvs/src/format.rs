@@ -39,6 +39,8 @@ pub fn expected_kind(command: &Command) -> &'static str {
         Command::FdbShow(_) => "fdb",
         Command::PortStats(_) => "port-stats",
         Command::Version => "pong",
+        // `rvs lab` renders its own output.
+        Command::Lab(_) => "lab",
     }
 }
 

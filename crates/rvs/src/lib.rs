@@ -2,13 +2,15 @@
 //!
 //! * [`cli`]: clap definitions and conversion of parsed arguments into requests;
 //! * [`client`]: the blocking control-socket client;
-//! * [`format`]: text and JSON rendering of responses.
+//! * [`format`]: text and JSON rendering of responses;
+//! * [`lab`]: `rvs lab`, whole virtual networks from a topology file (on `rvs-lab`).
 //!
 //! [`run`] ties them together; `main` only calls it.
 
 pub mod cli;
 pub mod client;
 pub mod format;
+pub mod lab;
 
 use clap::{CommandFactory, Parser};
 use cli::{Cli, Command};
@@ -37,6 +39,10 @@ pub enum Failure {
     Refused(ApiError),
     /// The daemon could not be asked or answered nonsense (exit 3).
     Daemon(ClientError),
+    /// `rvs lab` failed; `code` is its exit code (see [`lab`]).
+    Lab { code: i32, message: String },
+    /// `rvs lab exec`: the command exited with this status (nothing more to print).
+    Exit(i32),
 }
 
 impl Failure {
@@ -45,6 +51,8 @@ impl Failure {
             Failure::Usage(_) => EXIT_USAGE,
             Failure::Refused(_) => EXIT_REFUSED,
             Failure::Daemon(_) => EXIT_UNREACHABLE,
+            Failure::Lab { code, .. } => *code,
+            Failure::Exit(code) => *code,
         }
     }
 }
@@ -56,6 +64,8 @@ impl fmt::Display for Failure {
             // The daemon's message is printed as is, kept on one line.
             Failure::Refused(e) => f.write_str(&e.message.replace(['\n', '\r'], " ")),
             Failure::Daemon(e) => write!(f, "{e}"),
+            Failure::Lab { message, .. } => f.write_str(message),
+            Failure::Exit(code) => write!(f, "the command exited with status {code}"),
         }
     }
 }
@@ -70,6 +80,9 @@ impl From<ClientError> for Failure {
 
 /// Runs a parsed command line and returns what to print on stdout.
 pub fn execute(cli: &Cli) -> Result<String, Failure> {
+    if let Command::Lab(args) = &cli.command {
+        return lab::execute(&cli.run_dir, cli.format, cli.timeout, args);
+    }
     let request = cli::to_request(&cli.command).map_err(Failure::Usage)?;
     if cli.command == Command::Version {
         return Ok(format::version(cli.format, &ask_version(cli)));
@@ -154,6 +167,7 @@ where
                 .and_then(|()| stdout.flush());
             EXIT_OK
         }
+        Err(Failure::Exit(code)) => code,
         Err(f) => {
             eprintln!("rvs: {f}");
             f.exit_code()
