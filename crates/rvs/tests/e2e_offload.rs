@@ -3,6 +3,9 @@
 //! break TCP across rvs). Data is checked byte for byte (length and SHA-256), and the port
 //! counters must show that frames far larger than the MTU (GSO frames) went through.
 //!
+//! A third test drives a datapath in-process with one port that takes no offloads, so rvs
+//! segments and checksums in software and the receiving kernel verifies every checksum.
+//!
 //! Needs root and python3 (the TCP ends are small python3 programs run with
 //! `ip netns exec`). Every namespace, link and bridge name starts with "eo"; addresses are
 //! in 10.81.0.0/16 and fd81::/64, inside our namespaces only.
@@ -10,8 +13,10 @@
 mod common;
 
 use common::*;
-use rvs_api::PortStats;
-use rvs_lab::{require_tool, unique_name, Netns, RvsdProcess};
+use rvs_api::{PortStats, VlanMode, VlanSpec};
+use rvs_datapath::ports::afpacket::AfPacketPort;
+use rvs_datapath::worker::WorkerHandle;
+use rvs_lab::{disable_tx_offload, require_tool, unique_name, Netns};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
@@ -76,8 +81,15 @@ fn setup_offload() {
 }
 
 /// Transfers `size` bytes from `from` to `to_addr` (a host in namespace `to`) over TCP and
-/// checks that exactly those bytes arrived.
-fn transfer(rvsd: &RvsdProcess, from: &Netns, to: &Netns, to_addr: &str, port: u16, size: usize) {
+/// checks that exactly those bytes arrived. `log` gives the switch's log for failures.
+fn transfer(
+    log: &dyn Fn() -> String,
+    from: &Netns,
+    to: &Netns,
+    to_addr: &str,
+    port: u16,
+    size: usize,
+) {
     let port_s = port.to_string();
     let mut server = to
         .command(&["python3", "-c", SERVER, to_addr, &port_s])
@@ -117,10 +129,10 @@ fn transfer(rvsd: &RvsdProcess, from: &Netns, to: &Netns, to_addr: &str, port: u
     let server_out = server.wait_with_output().expect("receiver exit");
     assert!(
         client.status.success(),
-        "sender to {to_addr} failed: {}\nreceiver: {}\n--- rvsd log ---\n{}",
+        "sender to {to_addr} failed: {}\nreceiver: {}\n--- switch log ---\n{}",
         String::from_utf8_lossy(&client.stderr),
         String::from_utf8_lossy(&server_out.stderr),
-        rvsd.log()
+        log()
     );
     let sent = String::from_utf8_lossy(&client.stdout).trim().to_string();
     let received = received.unwrap_or_else(|e| {
@@ -218,18 +230,18 @@ fn tcp_with_default_offloads_between_veths_and_a_tap() {
         (&h3.ns, "10.81.0.2", "h3 (tap) -> h2"),
     ]);
 
-    transfer(&rvsd, &h1.ns, &h2.ns, "10.81.0.2", 5001, BIG);
+    transfer(&|| rvsd.log(), &h1.ns, &h2.ns, "10.81.0.2", 5001, BIG);
     let after_v4 = port_stats(&rvsd, &br);
     assert!(
         avg_rx_frame(&after_v4[h1.port()]) > 8000,
         "h1's frames should arrive as GSO frames far above the MTU: {after_v4:#?}"
     );
 
-    transfer(&rvsd, &h1.ns, &h2.ns, "fd81::2", 5002, BIG / 4);
-    transfer(&rvsd, &h1.ns, &h3.ns, "10.81.0.3", 5003, BIG);
+    transfer(&|| rvsd.log(), &h1.ns, &h2.ns, "fd81::2", 5002, BIG / 4);
+    transfer(&|| rvsd.log(), &h1.ns, &h3.ns, "10.81.0.3", 5003, BIG);
     // The tap host sends too: its GSO frames come from the tap device (TUNSETOFFLOAD).
     let before_tap = port_stats(&rvsd, &br)[h3.port()].clone();
-    transfer(&rvsd, &h3.ns, &h2.ns, "10.81.0.2", 5004, BIG / 2);
+    transfer(&|| rvsd.log(), &h3.ns, &h2.ns, "10.81.0.2", 5004, BIG / 2);
 
     let stats = port_stats(&rvsd, &br);
     assert_clean(&stats);
@@ -278,8 +290,8 @@ fn tcp_with_default_offloads_across_a_vlan_trunk_of_patch_ports() {
     }
     assert_pings(&[(&h1.ns, "10.81.1.2", "h1 -> h2 across the trunk")]);
 
-    transfer(&rvsd, &h1.ns, &h2.ns, "10.81.1.2", 5005, BIG / 2);
-    transfer(&rvsd, &h2.ns, &h1.ns, "10.81.1.1", 5006, BIG / 4);
+    transfer(&|| rvsd.log(), &h1.ns, &h2.ns, "10.81.1.2", 5005, BIG / 2);
+    transfer(&|| rvsd.log(), &h2.ns, &h1.ns, "10.81.1.1", 5006, BIG / 4);
 
     let a = port_stats(&rvsd, &bra);
     let b = port_stats(&rvsd, &brb);
@@ -290,4 +302,90 @@ fn tcp_with_default_offloads_across_a_vlan_trunk_of_patch_ports() {
         avg_rx_frame(&b[pb.as_str()]) > 8000,
         "GSO frames crossed the patch: {b:#?}"
     );
+}
+
+/// The value of one counter of `nstat` in a namespace (absolute, history untouched).
+fn nstat(ns: &Netns, name: &str) -> u64 {
+    let out = ns.output(&["nstat", "-asz", name]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next() == Some(name)).then(|| w.next().and_then(|v| v.parse().ok()))?
+        })
+        .unwrap_or_else(|| panic!("nstat has no {name}: {out:?}"))
+}
+
+/// h1 (default offloads, a port with virtio-net headers) sends to h2, whose port takes no
+/// offloads: every GSO frame is cut into segments and checksummed by rvs, and h2's kernel,
+/// receiving them as plain frames, verifies every checksum in software.
+#[test]
+fn software_segments_and_checksums_pass_a_real_kernel() {
+    setup_offload();
+    require_tool("nstat");
+    let h1 = VethHost::new(P, Some("10.81.2.1/24"));
+    let h2 = VethHost::new(P, Some("10.81.2.2/24"));
+    with_ipv6(&h1.ns, h1.nic(), "fd81:2::1/64");
+    with_ipv6(&h2.ns, h2.nic(), "fd81:2::2/64");
+    // h2's port has no virtio-net header, so h2 must send complete frames.
+    disable_tx_offload(Some(&h2.ns), h2.nic()).expect("ethtool -K tx off");
+    assert!(tx_csum_on(Some(&h1.ns), h1.nic()), "h1 keeps its offloads");
+
+    let worker = WorkerHandle::spawn("eo-dp").expect("datapath thread");
+    let (a, b) = (h1.port().to_string(), h2.port().to_string());
+    let (pa, pb) = worker
+        .call(move |w| {
+            let br = w.datapath().add_bridge("eo", 64, 300);
+            let vlan = VlanSpec {
+                tag: Some(1),
+                trunks: vec![],
+                mode: Some(VlanMode::Access),
+            };
+            let pa = w.add_port(br, Box::new(AfPacketPort::open(&a)?), &vlan)?;
+            let pb = w.add_port(
+                br,
+                Box::new(AfPacketPort::open_without_offloads(&b)?),
+                &vlan,
+            )?;
+            Ok::<_, std::io::Error>((pa, pb))
+        })
+        .expect("datapath thread")
+        .expect("ports");
+    let counters = |id| {
+        worker
+            .call(move |w| w.datapath().counters(id))
+            .expect("datapath thread")
+            .expect("port")
+    };
+    let no_log = || String::from("(in-process datapath)");
+    assert_pings(&[(&h1.ns, "10.81.2.2", "h1 -> h2")]);
+    let csum_errors = nstat(&h2.ns, "TcpInCsumErrors");
+
+    transfer(&no_log, &h1.ns, &h2.ns, "10.81.2.2", 5007, BIG / 2);
+    transfer(&no_log, &h1.ns, &h2.ns, "fd81:2::2", 5008, BIG / 4);
+
+    let (ca, cb) = (counters(pa), counters(pb));
+    assert!(
+        ca.rx_bytes / ca.rx_packets.max(1) > 8000,
+        "h1's GSO frames reached rvs whole: {ca:?}"
+    );
+    assert!(
+        cb.sw_segments > (BIG / 2 / 1500) as u64,
+        "rvs segmented for h2's port: {cb:?}"
+    );
+    assert!(
+        cb.tx_bytes / cb.tx_packets.max(1) <= 1514,
+        "only MTU-sized frames left for h2: {cb:?}"
+    );
+    assert_eq!(
+        cb.dropped(rvs_datapath::DropReason::BadOffload),
+        0,
+        "{cb:?}"
+    );
+    assert_eq!(
+        nstat(&h2.ns, "TcpInCsumErrors"),
+        csum_errors,
+        "h2's kernel found bad TCP checksums"
+    );
+    worker.shutdown();
 }

@@ -45,8 +45,20 @@ pub struct AfPacketPort {
 struct CtrlBuf([u8; CTRL_LEN]);
 
 impl AfPacketPort {
-    /// Opens interface `name` in rvsd's network namespace.
+    /// Opens interface `name` in rvsd's network namespace, with offloads (virtio-net
+    /// headers) where the kernel has them.
     pub fn open(name: &str) -> io::Result<Self> {
+        Self::open_with(name, true)
+    }
+
+    /// Opens interface `name` without virtio-net headers: the port takes and gives complete
+    /// frames only (rvs finishes checksums and segments for it; its host side needs
+    /// `ethtool -K IF tx off`, as every port did before offloads).
+    pub fn open_without_offloads(name: &str) -> io::Result<Self> {
+        Self::open_with(name, false)
+    }
+
+    fn open_with(name: &str, offloads: bool) -> io::Result<Self> {
         let ifindex = sys::if_index(name).map_err(|e| {
             if e.raw_os_error() == Some(libc::ENODEV) {
                 io::Error::new(
@@ -71,13 +83,14 @@ impl AfPacketPort {
         let one: libc::c_int = 1;
         sys::setsockopt(s, sys::SOL_PACKET, sys::PACKET_AUXDATA, &one)?;
         // Before bind, so that no frame is queued without its header.
-        let vnet_hdr = match sys::setsockopt(s, sys::SOL_PACKET, sys::PACKET_VNET_HDR, &one) {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!(port = name, error = %e, "PACKET_VNET_HDR refused; port runs without offloads");
-                false
-            }
-        };
+        let vnet_hdr = offloads
+            && match sys::setsockopt(s, sys::SOL_PACKET, sys::PACKET_VNET_HDR, &one) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(port = name, error = %e, "PACKET_VNET_HDR refused; port runs without offloads");
+                    false
+                }
+            };
         // Older kernels lack it; the packet-type check in recv covers them.
         let _ = sys::setsockopt(s, sys::SOL_PACKET, sys::PACKET_IGNORE_OUTGOING, &one);
         if sys::setsockopt(
