@@ -277,6 +277,14 @@ pub struct PortStats {
     pub rx_bytes: u64,
     pub tx_packets: u64,
     pub tx_bytes: u64,
+    /// Frames whose partial checksum rvs completed in software before sending them on this
+    /// port (it does not take checksum offload). Absent from older daemons: 0.
+    #[serde(default)]
+    pub sw_csum: u64,
+    /// Segments rvs cut from GSO frames in software before sending them on this port (it
+    /// does not take that GSO type). Absent from older daemons: 0.
+    #[serde(default)]
+    pub sw_segments: u64,
     /// Drops by reason name; only nonzero reasons are listed.
     pub drops: std::collections::BTreeMap<String, u64>,
 }

@@ -4,9 +4,15 @@
 //! The pipeline never touches frame bytes after receive. It appends a [`TxDesc`] (batch slot
 //! plus a tag edit) to each chosen egress port's queue; the datapath then hands each queue to
 //! its port in one call, building the frames from pieces of the receive buffer.
+//!
+//! GSO frames (offload metadata from a virtio-net header) are checked against their headers
+//! at ingress and measured by their segments: a 64 KB TCP super-frame fits an MTU of 1500
+//! when each of its segments does, on the ingress port (`oversized`) and on the egress port
+//! (`tx_too_big`) alike, whether the egress port takes it whole or rvs segments it.
 
 use crate::counters::{DropReason, PortCounters};
 use crate::mac_table::{Learned, MacTable, Millis};
+use crate::offload::{self, MAX_OFFLOAD_HEADER};
 use crate::packet::{RxBatch, RxSlot, TxFrame, BATCH_SIZE};
 use crate::vlan::PortVlan;
 use crate::PortId;
@@ -37,37 +43,53 @@ pub struct TxDesc {
 }
 
 impl TxDesc {
-    /// The frame to send, as pieces of the received frame.
+    /// The frame to send, as pieces of the received frame, with its offload metadata
+    /// adjusted to the tag edit (offsets move by the 4 bytes a tag takes).
     #[inline]
     pub fn frame<'a>(&self, slot: &'a RxSlot) -> TxFrame<'a> {
         let f = slot.frame();
+        let vnet = *slot.vnet();
         let head = f.get(..TAG_OFFSET).unwrap_or(f);
         match self.edit {
-            TagEdit::AsIs => TxFrame::whole(f),
+            TagEdit::AsIs => TxFrame::with_vnet(f, vnet),
             TagEdit::Strip => TxFrame {
                 head,
                 tag: None,
                 tail: f.get(TAG_OFFSET + 4..).unwrap_or(&[]),
+                vnet: vnet.shifted(-4),
             },
             TagEdit::Push(t) => TxFrame {
                 head,
                 tag: Some(t),
                 tail: f.get(TAG_OFFSET..).unwrap_or(&[]),
+                vnet: vnet.shifted(4),
             },
             TagEdit::Rewrite(t) => TxFrame {
                 head,
                 tag: Some(t),
                 tail: f.get(TAG_OFFSET + 4..).unwrap_or(&[]),
+                vnet,
             },
         }
     }
 }
 
+/// Scratch bytes per port for headers the software offload fallback rebuilds: one full
+/// header for every frame of a transmit call.
+pub const TX_SCRATCH_LEN: usize = BATCH_SIZE * MAX_OFFLOAD_HEADER;
+
 /// Per-port state the pipeline reads and writes, indexed by [`PortId`] in the datapath.
-#[derive(Default)]
 pub struct PortRuntime {
     pub counters: PortCounters,
     pub txq: Vec<TxDesc>,
+    /// Where the software offload fallback writes headers for this port (allocated once).
+    pub scratch: Box<[u8]>,
+}
+
+impl Default for PortRuntime {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl PortRuntime {
@@ -75,6 +97,7 @@ impl PortRuntime {
         PortRuntime {
             counters: PortCounters::default(),
             txq: Vec::with_capacity(BATCH_SIZE),
+            scratch: vec![0u8; TX_SCRATCH_LEN].into_boxed_slice(),
         }
     }
 }
@@ -211,9 +234,23 @@ impl Bridge {
         if wire_len <= hdr_len {
             return Err(DropReason::Runt);
         }
-        let payload_len = wire_len - hdr_len;
         let member = self.members.get(in_idx).ok_or(DropReason::NoOutput)?;
-        if wire_len > f.len() || payload_len > member.mtu {
+        if wire_len > f.len() {
+            return Err(DropReason::Oversized);
+        }
+        // What must fit the MTU: the frame, or each segment of a GSO frame.
+        let vnet = slot.vnet();
+        let on_wire = if vnet.needs_offload() {
+            match offload::check_rx(f, vnet) {
+                Ok(Some(gso)) => gso.segment_frame_len().min(wire_len),
+                Ok(None) => wire_len,
+                Err(_) => return Err(DropReason::BadOffload),
+            }
+        } else {
+            wire_len
+        };
+        let payload_len = on_wire.saturating_sub(hdr_len);
+        if payload_len > member.mtu {
             return Err(DropReason::Oversized);
         }
         if src.is_multicast() || src.is_zero() {

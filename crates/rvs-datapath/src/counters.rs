@@ -29,10 +29,13 @@ pub enum DropReason {
     TxFailed,
     /// Too large for the egress port's MTU.
     TxTooBig,
+    /// Offload metadata that does not fit the frame (GSO type rvs cannot segment, checksum
+    /// position outside the frame, headers that do not match the GSO type).
+    BadOffload,
 }
 
 impl DropReason {
-    pub const COUNT: usize = 11;
+    pub const COUNT: usize = 12;
     pub const ALL: [DropReason; Self::COUNT] = [
         DropReason::Runt,
         DropReason::TruncatedVlan,
@@ -45,6 +48,7 @@ impl DropReason {
         DropReason::NoOutput,
         DropReason::TxFailed,
         DropReason::TxTooBig,
+        DropReason::BadOffload,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -60,6 +64,7 @@ impl DropReason {
             DropReason::NoOutput => "no_output",
             DropReason::TxFailed => "tx_failed",
             DropReason::TxTooBig => "tx_too_big",
+            DropReason::BadOffload => "bad_offload",
         }
     }
 }
@@ -70,6 +75,10 @@ pub struct PortCounters {
     pub rx_bytes: u64,
     pub tx_packets: u64,
     pub tx_bytes: u64,
+    /// Frames whose partial checksum rvs completed in software for this (egress) port.
+    pub sw_csum: u64,
+    /// Segments rvs cut from GSO frames in software for this (egress) port.
+    pub sw_segments: u64,
     pub drops: [u64; DropReason::COUNT],
 }
 
@@ -90,6 +99,8 @@ impl PortCounters {
         self.rx_bytes += other.rx_bytes;
         self.tx_packets += other.tx_packets;
         self.tx_bytes += other.tx_bytes;
+        self.sw_csum += other.sw_csum;
+        self.sw_segments += other.sw_segments;
         for (a, b) in self.drops.iter_mut().zip(other.drops.iter()) {
             *a += b;
         }

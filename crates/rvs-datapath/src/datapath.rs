@@ -5,10 +5,18 @@
 //! Per receive batch: one `recv_batch` on the ingress port, the bridge pipeline over the
 //! whole batch, then one `send_batch` per egress port that got frames. The receive buffers,
 //! transmit queues and frame lists are allocated once and reused.
+//!
+//! Transmit honours each egress port's offloads ([`Port::offloads`]): frames it can take go
+//! out as they are, with their virtio-net header; for the others the partial checksum is
+//! completed or the GSO frame segmented in software ([`crate::offload`]), with the rebuilt
+//! headers in the port's scratch area and the payload still in the receive buffer. A queue
+//! that grows past one batch that way (a 64 KB frame becomes about 45 segments) is handed
+//! to the port in several calls of at most [`BATCH_SIZE`] frames.
 
-use crate::bridge::{Bridge, Member, PortRuntime};
+use crate::bridge::{Bridge, Member, PortRuntime, TxDesc};
 use crate::counters::{DropReason, PortCounters};
 use crate::mac_table::Millis;
+use crate::offload::{complete_checksum, OffloadCaps, Segmenter, MAX_OFFLOAD_HEADER};
 use crate::packet::{RxBatch, TxFrame, BATCH_SIZE};
 use crate::port::{Port, PortFault};
 use crate::vlan::PortVlan;
@@ -22,6 +30,8 @@ pub type BridgeId = u32;
 struct PortSlot {
     io: Box<dyn Port>,
     bridge: BridgeId,
+    /// What the port takes on transmit (read once: it does not change while open).
+    caps: OffloadCaps,
 }
 
 /// One learned address, for display.
@@ -124,8 +134,9 @@ impl Datapath {
         vlan: &VlanSpec,
     ) -> Option<PortId> {
         let mtu = io.mtu();
+        let caps = io.offloads();
         self.bridge(bridge)?;
-        let slot = Some(PortSlot { io, bridge });
+        let slot = Some(PortSlot { io, bridge, caps });
         let id = match self.ports.iter().position(Option::is_none) {
             Some(i) => {
                 self.ports[i] = slot;
@@ -235,21 +246,7 @@ impl Datapath {
             ) else {
                 continue;
             };
-            let mut frames: ArrayVec<TxFrame<'_>, BATCH_SIZE> = ArrayVec::new();
-            for d in rt.txq.iter() {
-                if let Some(s) = self.rx.get(usize::from(d.slot)) {
-                    if frames.try_push(d.frame(s)).is_err() {
-                        break;
-                    }
-                }
-            }
-            let out = slot.io.send_batch(&frames);
-            rt.counters.tx_packets += out.sent as u64;
-            rt.counters.tx_bytes += out.bytes;
-            for _ in out.sent..rt.txq.len() {
-                rt.counters.drop(DropReason::TxFailed);
-            }
-            rt.txq.clear();
+            transmit(slot.io.as_mut(), slot.caps, rt, &self.rx);
         }
         self.dirty.clear();
     }
@@ -326,4 +323,120 @@ impl Datapath {
             b.mac.flush();
         }
     }
+}
+
+/// One frame of a transmit call: as queued, or rebuilt by the offload fallback.
+#[derive(Clone, Copy)]
+enum Out<'a> {
+    /// Pieces of the receive buffer, with offload metadata the port takes.
+    Queued(TxFrame<'a>),
+    /// A header rebuilt in the port's scratch area (`at..at + len`), then unchanged bytes
+    /// of the receive buffer.
+    Rebuilt {
+        at: usize,
+        len: usize,
+        rest: &'a [u8],
+    },
+}
+
+/// Sends `outs` in one call and counts the outcome.
+fn send_outs(io: &mut dyn Port, outs: &[Out<'_>], scratch: &[u8], counters: &mut PortCounters) {
+    if outs.is_empty() {
+        return;
+    }
+    let mut frames: ArrayVec<TxFrame<'_>, BATCH_SIZE> = ArrayVec::new();
+    for o in outs {
+        let f = match *o {
+            Out::Queued(f) => f,
+            Out::Rebuilt { at, len, rest } => TxFrame {
+                head: scratch.get(at..at + len).unwrap_or(&[]),
+                tag: None,
+                tail: rest,
+                vnet: Default::default(),
+            },
+        };
+        if frames.try_push(f).is_err() {
+            break;
+        }
+    }
+    let out = io.send_batch(&frames);
+    counters.tx_packets += out.sent as u64;
+    counters.tx_bytes += out.bytes;
+    for _ in out.sent..outs.len() {
+        counters.drop(DropReason::TxFailed);
+    }
+}
+
+/// Transmits a port's queue, doing in software the offloads the port does not take.
+fn transmit(io: &mut dyn Port, caps: OffloadCaps, rt: &mut PortRuntime, rx: &RxBatch) {
+    let PortRuntime {
+        counters,
+        txq,
+        scratch,
+    } = rt;
+    let mut outs: ArrayVec<Out<'_>, BATCH_SIZE> = ArrayVec::new();
+    // Scratch bytes in use by `outs`.
+    let mut used = 0;
+    for d in txq.iter() {
+        let Some(slot) = rx.get(usize::from(d.slot)) else {
+            continue;
+        };
+        let f = TxDesc::frame(d, slot);
+        if !f.vnet.needs_offload() || caps.accepts(&f.vnet) {
+            if outs.is_full() {
+                send_outs(io, &outs, scratch, counters);
+                outs.clear();
+                used = 0;
+            }
+            outs.push(Out::Queued(TxFrame {
+                vnet: f.vnet.for_transmit(),
+                ..f
+            }));
+        } else if f.vnet.is_gso() {
+            let Ok(mut seg) = Segmenter::new(&f) else {
+                counters.drop(DropReason::BadOffload);
+                continue;
+            };
+            let hl = seg.header_len();
+            while !seg.is_done() {
+                if outs.is_full() || scratch.len() - used < hl {
+                    send_outs(io, &outs, scratch, counters);
+                    outs.clear();
+                    used = 0;
+                }
+                let Some(payload) = scratch.get_mut(used..).and_then(|s| seg.next_into(s)) else {
+                    // Only if the scratch area cannot hold one header: not with its size.
+                    counters.drop(DropReason::BadOffload);
+                    break;
+                };
+                outs.push(Out::Rebuilt {
+                    at: used,
+                    len: hl,
+                    rest: payload,
+                });
+                used += hl;
+                counters.sw_segments += 1;
+            }
+        } else {
+            if outs.is_full() || scratch.len() - used < MAX_OFFLOAD_HEADER {
+                send_outs(io, &outs, scratch, counters);
+                outs.clear();
+                used = 0;
+            }
+            match scratch.get_mut(used..).map(|s| complete_checksum(&f, s)) {
+                Some(Ok((len, rest))) => {
+                    outs.push(Out::Rebuilt {
+                        at: used,
+                        len,
+                        rest,
+                    });
+                    used += len;
+                    counters.sw_csum += 1;
+                }
+                _ => counters.drop(DropReason::BadOffload),
+            }
+        }
+    }
+    send_outs(io, &outs, scratch, counters);
+    txq.clear();
 }

@@ -21,12 +21,16 @@
 //!   the transmit queues, replacing `Bridge::process_batch` per bridge as its fail-mode says.
 //! - [`worker`]: the thread that owns a `Datapath` and waits on epoll; the control plane sends it
 //!   closures. More worker threads will each own their receive queues.
+//! - [`offload`]: checksum/GSO metadata travels with each frame from port to port; only an
+//!   egress port that cannot take it gets software checksums or segments, built per port in a
+//!   scratch area (headers only; payloads stay in the receive buffer).
 #![deny(clippy::unwrap_used, clippy::panic)]
 
 pub mod bridge;
 pub mod counters;
 pub mod datapath;
 pub mod mac_table;
+pub mod offload;
 pub mod packet;
 pub mod port;
 pub mod ports;
@@ -38,4 +42,5 @@ pub type PortId = u32;
 
 pub use counters::{DropReason, PortCounters};
 pub use datapath::{BridgeId, Datapath, FdbRow, FdbStats};
+pub use offload::OffloadCaps;
 pub use port::{Port, PortFault, TxOutcome};

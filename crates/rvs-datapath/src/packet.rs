@@ -4,13 +4,20 @@
 //! front of the frame so a port can re-insert an 802.1Q tag that the kernel moved into
 //! metadata without copying the frame. Buffers are reused for every batch: no allocation
 //! per packet.
+//!
+//! Each frame carries its offload metadata, a [`VirtioNetHdr`]: ports with virtio-net
+//! headers store what the kernel said (partial checksum, GSO), other ports leave it
+//! [`VirtioNetHdr::NONE`]. Editing the frame's VLAN tags moves the offsets in it.
+
+use rvs_wire::VirtioNetHdr;
 
 /// Frames per receive batch.
 pub const BATCH_SIZE: usize = 32;
 /// Bytes reserved in front of each received frame.
 pub const HEADROOM: usize = 64;
-/// Largest frame a buffer holds (room for a 64 KiB GSO frame later).
-pub const MAX_FRAME: usize = 65536;
+/// Largest frame a buffer holds: a 64 KiB GSO frame (IP length up to 65535) with its
+/// Ethernet header and two VLAN tags, rounded up.
+pub const MAX_FRAME: usize = 65536 + 128;
 
 /// One receive buffer.
 pub struct RxSlot {
@@ -19,6 +26,8 @@ pub struct RxSlot {
     len: usize,
     /// Length of the frame on the wire; larger than `len` when it did not fit.
     wire_len: usize,
+    /// Offload metadata (partial checksum, GSO) from the port's virtio-net header.
+    vnet: VirtioNetHdr,
 }
 
 impl RxSlot {
@@ -28,7 +37,21 @@ impl RxSlot {
             start: HEADROOM,
             len: 0,
             wire_len: 0,
+            vnet: VirtioNetHdr::NONE,
         }
+    }
+
+    /// The frame's offload metadata ([`VirtioNetHdr::NONE`]: a complete frame).
+    #[inline]
+    pub fn vnet(&self) -> &VirtioNetHdr {
+        &self.vnet
+    }
+
+    /// Sets the offload metadata of the frame just received (after [`Self::set_received`],
+    /// before [`Self::insert_tag`], which moves its offsets).
+    #[inline]
+    pub fn set_vnet(&mut self, h: VirtioNetHdr) {
+        self.vnet = h;
     }
 
     /// The received frame.
@@ -51,16 +74,19 @@ impl RxSlot {
         &mut self.buf[HEADROOM..]
     }
 
-    /// Records a frame received into [`Self::recv_area`]: `len` bytes stored, `wire_len` on the wire.
+    /// Records a frame received into [`Self::recv_area`]: `len` bytes stored, `wire_len` on
+    /// the wire. The offload metadata is reset to none.
     #[inline]
     pub fn set_received(&mut self, len: usize, wire_len: usize) {
         self.start = HEADROOM;
         self.len = len.min(MAX_FRAME);
         self.wire_len = wire_len.max(self.len);
+        self.vnet = VirtioNetHdr::NONE;
     }
 
     /// Inserts a 4-byte tag after the MAC addresses, using the headroom (no frame copy).
-    /// Frames shorter than the two MAC addresses are left alone.
+    /// Frames shorter than the two MAC addresses are left alone. The offload offsets move
+    /// with the headers (the kernel counts them from the frame without the tag).
     #[inline]
     pub fn insert_tag(&mut self, tag: [u8; 4]) {
         if self.len < 12 || self.start < 4 {
@@ -72,13 +98,20 @@ impl RxSlot {
         self.start -= 4;
         self.len += 4;
         self.wire_len += 4;
+        self.vnet = self.vnet.shifted(4);
     }
 
-    /// Copies a frame in (for in-memory ports and tests).
+    /// Copies a complete frame in (for in-memory ports and tests).
     pub fn fill(&mut self, frame: &[u8]) {
+        self.fill_with(frame, VirtioNetHdr::NONE);
+    }
+
+    /// Copies a frame in together with its offload metadata.
+    pub fn fill_with(&mut self, frame: &[u8], vnet: VirtioNetHdr) {
         let n = frame.len().min(MAX_FRAME);
         self.buf[HEADROOM..HEADROOM + n].copy_from_slice(&frame[..n]);
         self.set_received(n, frame.len());
+        self.vnet = vnet;
     }
 }
 
@@ -138,26 +171,68 @@ impl RxBatch {
 }
 
 /// A frame to transmit, described as pieces of a received frame so that adding, removing
-/// or rewriting a VLAN tag needs no copy: `head` (the MAC addresses), an optional tag, `tail`.
+/// or rewriting a VLAN tag needs no copy: `head` (the MAC addresses), an optional tag, `tail`;
+/// plus its offload metadata, whose offsets count from the start of the frame as sent.
+/// (The software offload fallback builds frames whose `head` is a rebuilt header in a
+/// scratch area and whose `tail` is the rest of the received frame.)
 #[derive(Debug, Clone, Copy)]
 pub struct TxFrame<'a> {
     pub head: &'a [u8],
     pub tag: Option<[u8; 4]>,
     pub tail: &'a [u8],
+    pub vnet: VirtioNetHdr,
 }
 
 impl<'a> TxFrame<'a> {
-    /// A frame sent unchanged.
+    /// A complete frame sent unchanged.
     pub fn whole(frame: &'a [u8]) -> Self {
+        Self::with_vnet(frame, VirtioNetHdr::NONE)
+    }
+    /// A frame sent unchanged, with offload metadata.
+    pub fn with_vnet(frame: &'a [u8], vnet: VirtioNetHdr) -> Self {
         TxFrame {
             head: frame,
             tag: None,
             tail: &[],
+            vnet,
         }
     }
     #[inline]
     pub fn len(&self) -> usize {
-        self.head.len() + if self.tag.is_some() { 4 } else { 0 } + self.tail.len()
+        self.head.len() + self.tag_len() + self.tail.len()
+    }
+    #[inline]
+    fn tag_len(&self) -> usize {
+        if self.tag.is_some() {
+            4
+        } else {
+            0
+        }
+    }
+    /// The frame's bytes from offset `off` to the end, if they lie in one piece.
+    pub fn suffix(&self, off: usize) -> Option<&'a [u8]> {
+        let front = self.head.len() + self.tag_len();
+        if off >= front {
+            self.tail.get(off - front..)
+        } else if self.tag.is_none() && self.tail.is_empty() {
+            self.head.get(off..)
+        } else {
+            None
+        }
+    }
+    /// Copies the frame's first `out.len()` bytes (or all of it, if shorter) into `out`;
+    /// returns how many were copied.
+    pub fn copy_prefix(&self, out: &mut [u8]) -> usize {
+        let mut n = 0;
+        let tag = self.tag.unwrap_or([0; 4]);
+        let pieces: [&[u8]; 3] = [self.head, &tag[..self.tag_len()], self.tail];
+        for p in pieces {
+            let Some(dst) = out.get_mut(n..) else { break };
+            let k = p.len().min(dst.len());
+            dst[..k].copy_from_slice(&p[..k]);
+            n += k;
+        }
+        n
     }
     #[inline]
     pub fn is_empty(&self) -> bool {
@@ -209,9 +284,48 @@ mod tests {
         let f = TxFrame {
             head: &[1, 2],
             tag: Some([9, 9, 9, 9]),
-            tail: &[3],
+            tail: &[3, 4],
+            vnet: VirtioNetHdr::NONE,
         };
-        assert_eq!(f.to_vec(), vec![1, 2, 9, 9, 9, 9, 3]);
-        assert_eq!(f.len(), 7);
+        assert_eq!(f.to_vec(), vec![1, 2, 9, 9, 9, 9, 3, 4]);
+        assert_eq!(f.len(), 8);
+        let mut out = [0u8; 5];
+        assert_eq!(f.copy_prefix(&mut out), 5);
+        assert_eq!(out, [1, 2, 9, 9, 9]);
+        let mut big = [0u8; 20];
+        assert_eq!(f.copy_prefix(&mut big), 8);
+        assert_eq!(&big[..8], &f.to_vec()[..]);
+        assert_eq!(f.suffix(6), Some(&[3u8, 4][..]));
+        assert_eq!(f.suffix(7), Some(&[4u8][..]));
+        assert_eq!(f.suffix(8), Some(&[][..]));
+        assert_eq!(f.suffix(9), None);
+        assert_eq!(f.suffix(1), None, "spans pieces");
+        let w = TxFrame::whole(&[5, 6, 7]);
+        assert_eq!(w.suffix(1), Some(&[6u8, 7][..]));
+    }
+
+    #[test]
+    fn tag_insertion_moves_offload_offsets() {
+        use rvs_wire::virtio_net::{VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4};
+        let mut s = RxSlot::new();
+        s.fill_with(
+            &[0u8; 100],
+            VirtioNetHdr {
+                flags: VIRTIO_NET_HDR_F_NEEDS_CSUM,
+                gso_type: VIRTIO_NET_HDR_GSO_TCPV4,
+                hdr_len: 54,
+                gso_size: 1448,
+                csum_start: 34,
+                csum_offset: 16,
+            },
+        );
+        s.insert_tag([0x81, 0, 0, 5]);
+        assert_eq!((s.vnet().csum_start, s.vnet().hdr_len), (38, 58));
+        s.set_received(10, 10);
+        assert_eq!(
+            *s.vnet(),
+            VirtioNetHdr::NONE,
+            "a new frame starts without metadata"
+        );
     }
 }

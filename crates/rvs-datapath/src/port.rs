@@ -4,6 +4,7 @@
 //! kernel has queued now and `send_batch` hands frames to the kernel or reports them unsent.
 //! The thread waits for readiness on [`Port::poll_fd`] with epoll.
 
+use crate::offload::OffloadCaps;
 use crate::packet::{RxBatch, TxFrame};
 use std::io;
 use std::os::fd::RawFd;
@@ -32,12 +33,22 @@ pub trait Port: Send {
 
     /// Receives frames into the free slots of `batch` and commits them. Returns how many
     /// frames were added; `Ok(0)` means nothing is queued. Frames carry their 802.1Q tag in
-    /// band, exactly as on the wire. Must not block.
+    /// band, exactly as on the wire, and their offload metadata in the slot (`RxSlot::vnet`;
+    /// none for ports without virtio-net headers). Must not block.
     fn recv_batch(&mut self, batch: &mut RxBatch) -> Result<usize, PortFault>;
 
     /// Transmits frames in order, as far as the kernel accepts them. Frames after the first
     /// refused one are not sent; the caller counts them as drops. Must not block.
+    /// A frame's offload metadata only asks for what [`Port::offloads`] declares; a port
+    /// without offloads gets complete frames and ignores the metadata.
     fn send_batch(&mut self, frames: &[TxFrame<'_>]) -> TxOutcome;
+
+    /// What the port takes on transmit: frames with a partial checksum or GSO frames, as
+    /// far as declared here, are handed over as they are; for the others the datapath
+    /// finishes the checksum or segments in software first.
+    fn offloads(&self) -> OffloadCaps {
+        OffloadCaps::NONE
+    }
 
     /// File descriptor that becomes readable when frames are queued, if any.
     fn poll_fd(&self) -> Option<RawFd>;

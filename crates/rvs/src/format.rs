@@ -127,7 +127,8 @@ pub fn fdb_summary(s: &rvs_api::FdbSummary) -> String {
     )
 }
 
-/// Per-port counters, with one indented line per nonzero drop reason.
+/// Per-port counters, with one indented line for software offload work (when there was
+/// any) and one per nonzero drop reason.
 pub fn port_stats(ports: &[PortStats]) -> String {
     let mut out = String::new();
     for p in ports {
@@ -141,6 +142,13 @@ pub fn port_stats(ports: &[PortStats]) -> String {
             p.tx_bytes,
             p.total_drops()
         );
+        if p.sw_csum != 0 || p.sw_segments != 0 {
+            let _ = writeln!(
+                out,
+                "    software offload: csum={} segments={}",
+                p.sw_csum, p.sw_segments
+            );
+        }
         for (reason, n) in p.drops.iter().filter(|(_, n)| **n != 0) {
             let _ = writeln!(out, "    drop {reason}={n}");
         }
@@ -374,9 +382,17 @@ Bridge br1
                 tx_packets: 20,
                 tx_bytes: 2000,
                 drops,
+                ..Default::default()
             },
             PortStats {
                 port: "tap1".into(),
+                ..Default::default()
+            },
+            PortStats {
+                port: "mem".into(),
+                tx_packets: 45,
+                sw_csum: 1,
+                sw_segments: 44,
                 ..Default::default()
             },
         ];
@@ -385,8 +401,19 @@ Bridge br1
             "port veth-a: rx pkts=10 bytes=1000  tx pkts=20 bytes=2000  drops=5\n\
              \x20   drop no-buffer=2\n\
              \x20   drop vlan-filtered=3\n\
-             port tap1: rx pkts=0 bytes=0  tx pkts=0 bytes=0  drops=0\n"
+             port tap1: rx pkts=0 bytes=0  tx pkts=0 bytes=0  drops=0\n\
+             port mem: rx pkts=0 bytes=0  tx pkts=45 bytes=0  drops=0\n\
+             \x20   software offload: csum=1 segments=44\n"
         );
+    }
+
+    #[test]
+    fn port_stats_from_an_older_daemon_parse() {
+        // A daemon without the software offload counters: they default to zero.
+        let json =
+            r#"{"port":"p","rx_packets":1,"rx_bytes":2,"tx_packets":3,"tx_bytes":4,"drops":{}}"#;
+        let p: PortStats = serde_json::from_str(json).expect("old PortStats");
+        assert_eq!((p.sw_csum, p.sw_segments, p.tx_bytes), (0, 0, 4));
     }
 
     #[test]

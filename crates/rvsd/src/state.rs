@@ -880,6 +880,8 @@ impl State {
                     rx_bytes: c.rx_bytes,
                     tx_packets: c.tx_packets,
                     tx_bytes: c.tx_bytes,
+                    sw_csum: c.sw_csum,
+                    sw_segments: c.sw_segments,
                     drops: c.drops_by_name().map(|(k, v)| (k.to_string(), v)).collect(),
                 }
             })

@@ -10,10 +10,18 @@
 //!   the tag is put back in band using the buffer's headroom.
 //! - Receive and transmit are batched with `recvmmsg`/`sendmmsg`: one system call per batch.
 //!   The message headers are built on the stack per call, pointing into the batch's buffers.
+//! - Offloads: `PACKET_VNET_HDR` puts a virtio-net header in front of every frame, both
+//!   ways. Receive scatters it into a small array and the frame into the slot (two iovecs);
+//!   transmit gathers header, MAC addresses, tag and rest (up to four iovecs). So TCP from a
+//!   namespace arrives as 64 KB GSO frames with partial checksums and leaves the same way:
+//!   the host-side veth keeps its default offloads. Kernels without `PACKET_VNET_HDR` get a
+//!   port without offloads (and need `ethtool -K IF tx off` on the host side, as before).
 
 use super::sys::{self, cvt, PacketMreq, TpacketAuxdata};
+use crate::offload::OffloadCaps;
 use crate::packet::{RxBatch, TxFrame, BATCH_SIZE};
 use crate::port::{Port, PortFault, TxOutcome};
+use rvs_wire::{VirtioNetHdr, VIRTIO_NET_HDR_LEN};
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -28,6 +36,8 @@ pub struct AfPacketPort {
     fd: OwnedFd,
     ifindex: u32,
     mtu: usize,
+    /// `PACKET_VNET_HDR` is on: every frame is preceded by a virtio-net header.
+    vnet_hdr: bool,
 }
 
 #[repr(C, align(8))]
@@ -35,8 +45,20 @@ pub struct AfPacketPort {
 struct CtrlBuf([u8; CTRL_LEN]);
 
 impl AfPacketPort {
-    /// Opens interface `name` in rvsd's network namespace.
+    /// Opens interface `name` in rvsd's network namespace, with offloads (virtio-net
+    /// headers) where the kernel has them.
     pub fn open(name: &str) -> io::Result<Self> {
+        Self::open_with(name, true)
+    }
+
+    /// Opens interface `name` without virtio-net headers: the port takes and gives complete
+    /// frames only (rvs finishes checksums and segments for it; its host side needs
+    /// `ethtool -K IF tx off`, as every port did before offloads).
+    pub fn open_without_offloads(name: &str) -> io::Result<Self> {
+        Self::open_with(name, false)
+    }
+
+    fn open_with(name: &str, offloads: bool) -> io::Result<Self> {
         let ifindex = sys::if_index(name).map_err(|e| {
             if e.raw_os_error() == Some(libc::ENODEV) {
                 io::Error::new(
@@ -60,6 +82,15 @@ impl AfPacketPort {
         let s = fd.as_raw_fd();
         let one: libc::c_int = 1;
         sys::setsockopt(s, sys::SOL_PACKET, sys::PACKET_AUXDATA, &one)?;
+        // Before bind, so that no frame is queued without its header.
+        let vnet_hdr = offloads
+            && match sys::setsockopt(s, sys::SOL_PACKET, sys::PACKET_VNET_HDR, &one) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(port = name, error = %e, "PACKET_VNET_HDR refused; port runs without offloads");
+                    false
+                }
+            };
         // Older kernels lack it; the packet-type check in recv covers them.
         let _ = sys::setsockopt(s, sys::SOL_PACKET, sys::PACKET_IGNORE_OUTGOING, &one);
         if sys::setsockopt(
@@ -107,6 +138,7 @@ impl AfPacketPort {
             fd,
             ifindex,
             mtu,
+            vnet_hdr,
         })
     }
 
@@ -120,6 +152,9 @@ impl AfPacketPort {
     fn recv_error(&self, e: io::Error) -> Result<usize, PortFault> {
         match e.raw_os_error() {
             Some(libc::EAGAIN) | Some(libc::EINTR) => Ok(0),
+            // The kernel could not describe a frame's offloads in a virtio-net header (a GSO
+            // type virtio has no name for) and dropped that frame; the next ones are fine.
+            Some(libc::EINVAL) if self.vnet_hdr => Ok(0),
             Some(libc::ENETDOWN) | Some(libc::ENXIO) | Some(libc::ENODEV) => {
                 if self.interface_still_exists() {
                     Ok(0)
@@ -170,25 +205,38 @@ impl Port for AfPacketPort {
         }
         // SAFETY: these are plain old data; every pointer is set below before use.
         let mut hdrs: [libc::mmsghdr; BATCH_SIZE] = unsafe { zeroed() };
-        let mut iovs: [libc::iovec; BATCH_SIZE] = unsafe { zeroed() };
+        let mut iovs: [[libc::iovec; 2]; BATCH_SIZE] = unsafe { zeroed() };
         let mut addrs: [libc::sockaddr_ll; BATCH_SIZE] = unsafe { zeroed() };
         let mut ctrl = [CtrlBuf([0; CTRL_LEN]); BATCH_SIZE];
+        let mut vnets = [[0u8; VIRTIO_NET_HDR_LEN]; BATCH_SIZE];
+        let vnet_len = if self.vnet_hdr { VIRTIO_NET_HDR_LEN } else { 0 };
         for i in 0..want {
             let area = slots[i].recv_area();
-            iovs[i] = libc::iovec {
-                iov_base: area.as_mut_ptr().cast(),
-                iov_len: area.len(),
-            };
+            iovs[i] = [
+                libc::iovec {
+                    iov_base: vnets[i].as_mut_ptr().cast(),
+                    iov_len: VIRTIO_NET_HDR_LEN,
+                },
+                libc::iovec {
+                    iov_base: area.as_mut_ptr().cast(),
+                    iov_len: area.len(),
+                },
+            ];
             let h = &mut hdrs[i].msg_hdr;
             h.msg_name = (&mut addrs[i] as *mut libc::sockaddr_ll).cast();
             h.msg_namelen = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-            h.msg_iov = &mut iovs[i];
-            h.msg_iovlen = 1;
+            if self.vnet_hdr {
+                h.msg_iov = iovs[i].as_mut_ptr();
+                h.msg_iovlen = 2;
+            } else {
+                h.msg_iov = &mut iovs[i][1];
+                h.msg_iovlen = 1;
+            }
             h.msg_control = ctrl[i].0.as_mut_ptr().cast();
             h.msg_controllen = CTRL_LEN;
         }
         // SAFETY: `want` headers are initialised and point into live buffers. MSG_TRUNC makes
-        // msg_len the frame's full length even when it did not fit.
+        // msg_len the frame's full length (plus the virtio-net header) even when it did not fit.
         let r = unsafe {
             libc::recvmmsg(
                 self.fd.as_raw_fd(),
@@ -207,11 +255,16 @@ impl Port for AfPacketPort {
             if addrs[i].sll_pkttype == sys::PACKET_OUTGOING {
                 continue;
             }
-            let wire_len = hdrs[i].msg_len as usize;
+            let Some(wire_len) = (hdrs[i].msg_len as usize).checked_sub(vnet_len) else {
+                continue;
+            };
             let tag = aux_vlan_tag(&hdrs[i].msg_hdr);
             let slot = &mut slots[i];
             let cap = slot.recv_area().len();
             slot.set_received(wire_len.min(cap), wire_len);
+            if self.vnet_hdr {
+                slot.set_vnet(VirtioNetHdr::from_bytes(&vnets[i]));
+            }
             if let Some(tag) = tag {
                 slot.insert_tag(tag);
             }
@@ -228,11 +281,16 @@ impl Port for AfPacketPort {
         let n = frames.len().min(BATCH_SIZE);
         // SAFETY: plain old data; pointers are set below before use.
         let mut hdrs: [libc::mmsghdr; BATCH_SIZE] = unsafe { zeroed() };
-        let mut iovs: [[libc::iovec; 3]; BATCH_SIZE] = unsafe { zeroed() };
+        let mut iovs: [[libc::iovec; 4]; BATCH_SIZE] = unsafe { zeroed() };
         let mut tags = [[0u8; 4]; BATCH_SIZE];
+        let mut vnets = [[0u8; VIRTIO_NET_HDR_LEN]; BATCH_SIZE];
         for (i, f) in frames.iter().take(n).enumerate() {
             let mut cnt = 0;
-            let pieces: [&[u8]; 3] = [
+            if self.vnet_hdr {
+                vnets[i] = f.vnet.for_transmit().to_bytes();
+            }
+            let pieces: [&[u8]; 4] = [
+                if self.vnet_hdr { &vnets[i][..] } else { &[] },
                 f.head,
                 if let Some(t) = f.tag {
                     tags[i] = t;
@@ -295,6 +353,14 @@ impl Port for AfPacketPort {
 
     fn mtu(&self) -> usize {
         self.mtu
+    }
+
+    fn offloads(&self) -> OffloadCaps {
+        if self.vnet_hdr {
+            OffloadCaps::ALL
+        } else {
+            OffloadCaps::NONE
+        }
     }
 
     fn refresh(&mut self) {

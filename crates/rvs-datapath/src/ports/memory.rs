@@ -1,15 +1,21 @@
 //! An in-memory port for tests: frames are injected and collected through a handle.
+//!
+//! By default it declares no offloads, so the datapath hands it complete frames (software
+//! checksums and segments where needed). [`MemoryPort::with_offloads`] makes one that
+//! declares offloads and records the metadata of every frame it is given.
 
+use crate::offload::OffloadCaps;
 use crate::packet::{RxBatch, TxFrame};
 use crate::port::{Port, PortFault, TxOutcome};
+use rvs_wire::VirtioNetHdr;
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 #[derive(Default)]
 struct Queues {
-    rx: VecDeque<Vec<u8>>,
-    tx: Vec<Vec<u8>>,
+    rx: VecDeque<(VirtioNetHdr, Vec<u8>)>,
+    tx: Vec<(VirtioNetHdr, Vec<u8>)>,
     /// Refuse transmits after this many more frames (None: never).
     tx_budget: Option<usize>,
 }
@@ -18,6 +24,7 @@ struct Queues {
 pub struct MemoryPort {
     name: String,
     mtu: usize,
+    caps: OffloadCaps,
     q: Arc<Mutex<Queues>>,
 }
 
@@ -37,11 +44,22 @@ impl MemoryPort {
     }
 
     pub fn with_mtu(name: &str, mtu: usize) -> (MemoryPort, MemoryPortHandle) {
+        Self::with_offloads(name, mtu, OffloadCaps::NONE)
+    }
+
+    /// A port that takes the offloads `caps` on transmit (as a TAP or AF_PACKET port with
+    /// virtio-net headers does).
+    pub fn with_offloads(
+        name: &str,
+        mtu: usize,
+        caps: OffloadCaps,
+    ) -> (MemoryPort, MemoryPortHandle) {
         let q = Arc::new(Mutex::new(Queues::default()));
         (
             MemoryPort {
                 name: name.to_string(),
                 mtu,
+                caps,
                 q: q.clone(),
             },
             MemoryPortHandle { q },
@@ -50,12 +68,23 @@ impl MemoryPort {
 }
 
 impl MemoryPortHandle {
-    /// Queues a frame as if it arrived from the wire.
+    /// Queues a complete frame as if it arrived from the wire.
     pub fn inject(&self, frame: &[u8]) {
-        lock(&self.q).rx.push_back(frame.to_vec());
+        self.inject_with(frame, VirtioNetHdr::NONE);
+    }
+    /// Queues a frame with offload metadata, as a port with virtio-net headers receives it.
+    pub fn inject_with(&self, frame: &[u8], vnet: VirtioNetHdr) {
+        lock(&self.q).rx.push_back((vnet, frame.to_vec()));
     }
     /// Takes every frame the port transmitted so far.
     pub fn take_sent(&self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut lock(&self.q).tx)
+            .into_iter()
+            .map(|(_, f)| f)
+            .collect()
+    }
+    /// Takes every frame the port transmitted so far, with the metadata it was given.
+    pub fn take_sent_with_vnet(&self) -> Vec<(VirtioNetHdr, Vec<u8>)> {
         std::mem::take(&mut lock(&self.q).tx)
     }
     /// Makes the port refuse transmits after `n` more frames.
@@ -76,8 +105,10 @@ impl Port for MemoryPort {
         let mut q = lock(&self.q);
         let mut n = 0;
         for slot in batch.free_slots() {
-            let Some(frame) = q.rx.pop_front() else { break };
-            slot.fill(&frame);
+            let Some((vnet, frame)) = q.rx.pop_front() else {
+                break;
+            };
+            slot.fill_with(&frame, vnet);
             n += 1;
         }
         drop(q);
@@ -95,7 +126,7 @@ impl Port for MemoryPort {
                 }
                 *b -= 1;
             }
-            q.tx.push(f.to_vec());
+            q.tx.push((f.vnet, f.to_vec()));
             out.sent += 1;
             out.bytes += f.len() as u64;
         }
@@ -104,6 +135,10 @@ impl Port for MemoryPort {
 
     fn poll_fd(&self) -> Option<RawFd> {
         None
+    }
+
+    fn offloads(&self) -> OffloadCaps {
+        self.caps
     }
 
     fn mtu(&self) -> usize {

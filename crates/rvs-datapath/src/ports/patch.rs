@@ -4,10 +4,15 @@
 //! and an eventfd that makes it readable for the worker's epoll, so a patch port is serviced
 //! like any other port. Frame buffers come from a pool shared by the pair: no allocation in
 //! steady state. A full inbox refuses further frames (counted as `tx_failed` by the sender).
+//!
+//! Offload metadata crosses with the frame: a patch port takes every offload, so a GSO
+//! frame stays one frame until it reaches a port on the other bridge that cannot take it.
 
 use super::sys::{eventfd, eventfd_drain, eventfd_signal};
+use crate::offload::OffloadCaps;
 use crate::packet::{RxBatch, TxFrame};
 use crate::port::{Port, PortFault, TxOutcome};
+use rvs_wire::VirtioNetHdr;
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -19,7 +24,7 @@ pub const PATCH_QUEUE_FRAMES: usize = 1024;
 pub const PATCH_MTU: usize = 65535 - 18;
 
 struct Inbox {
-    frames: Mutex<VecDeque<Vec<u8>>>,
+    frames: Mutex<VecDeque<(VirtioNetHdr, Vec<u8>)>>,
     ready: OwnedFd,
 }
 
@@ -76,10 +81,10 @@ impl Port for PatchPort {
         let mut pool = lock(&self.pool.0);
         let mut n = 0;
         for slot in batch.free_slots() {
-            let Some(mut f) = frames.pop_front() else {
+            let Some((vnet, mut f)) = frames.pop_front() else {
                 break;
             };
-            slot.fill(&f);
+            slot.fill_with(&f, vnet);
             f.clear();
             pool.push(f);
             n += 1;
@@ -102,7 +107,7 @@ impl Port for PatchPort {
             }
             let mut buf = pool.pop().unwrap_or_default();
             f.write_to(&mut buf);
-            inbox.push_back(buf);
+            inbox.push_back((f.vnet, buf));
             out.sent += 1;
             out.bytes += f.len() as u64;
         }
@@ -120,6 +125,10 @@ impl Port for PatchPort {
 
     fn mtu(&self) -> usize {
         PATCH_MTU
+    }
+
+    fn offloads(&self) -> OffloadCaps {
+        OffloadCaps::ALL
     }
 }
 
@@ -143,8 +152,29 @@ mod tests {
         let n = b.recv_batch(&mut batch).expect("recv");
         assert_eq!(n, batch.capacity());
         assert_eq!(batch.get(0).map(|s| s.frame().to_vec()), Some(f.to_vec()));
+        assert_eq!(batch.get(0).map(|s| *s.vnet()), Some(VirtioNetHdr::NONE));
         // Nothing travels the other way.
         let mut batch2 = RxBatch::new();
         assert_eq!(a.recv_batch(&mut batch2).expect("recv"), 0);
+    }
+
+    #[test]
+    fn offload_metadata_crosses() {
+        let (mut a, mut b) = PatchPort::pair("a", "b").expect("pair");
+        let vnet = VirtioNetHdr {
+            flags: 1,
+            gso_type: 1,
+            hdr_len: 66,
+            gso_size: 1448,
+            csum_start: 34,
+            csum_offset: 16,
+        };
+        let f = vec![7u8; 3000];
+        assert_eq!(a.send_batch(&[TxFrame::with_vnet(&f, vnet)]).sent, 1);
+        let mut batch = RxBatch::new();
+        assert_eq!(b.recv_batch(&mut batch).expect("recv"), 1);
+        let s = batch.get(0).expect("frame");
+        assert_eq!((s.frame(), *s.vnet()), (&f[..], vnet));
+        assert_eq!(a.offloads(), OffloadCaps::ALL);
     }
 }

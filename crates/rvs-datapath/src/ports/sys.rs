@@ -12,6 +12,7 @@ pub const SOL_PACKET: libc::c_int = 263;
 pub const PACKET_ADD_MEMBERSHIP: libc::c_int = 1;
 pub const PACKET_MR_PROMISC: u16 = 1;
 pub const PACKET_AUXDATA: libc::c_int = 8;
+pub const PACKET_VNET_HDR: libc::c_int = 15;
 pub const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 pub const PACKET_OUTGOING: u8 = 4;
 pub const TP_STATUS_VLAN_VALID: u32 = 1 << 4;

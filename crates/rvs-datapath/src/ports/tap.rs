@@ -7,9 +7,15 @@
 //! last known namespace, then every named namespace under `/run/netns`. A TAP fd, once open,
 //! works from any namespace.
 //!
-//! Devices are created with a virtio-net header (`IFF_VNET_HDR`) and multi-queue support, so
-//! offloads and more queues can be enabled later without recreating them. Without
-//! `TUNSETOFFLOAD` the kernel hands us complete frames and the header stays zero.
+//! Devices are created with a virtio-net header (`IFF_VNET_HDR`) and multi-queue support.
+//! Offloads are switched on at every attach with `TUNSETOFFLOAD` (checksum, TSO4/6 with
+//! ECN, and USO where the kernel has it — older kernels refuse the USO bits, and rvs asks
+//! again without them), so the namespace or guest behind the tap sends 64 KB GSO frames with
+//! partial checksums, and rvs hands it such frames too. The setting belongs to the device
+//! and stays after rvsd lets go. Devices made by older rvs versions already have the vnet
+//! header and get their offloads on the next attach; a device opened without the vnet header
+//! (one of the fallback flag sets) has no offloads: the kernel then gives complete frames
+//! and rvs sends complete frames to it.
 //!
 //! `internal` ports are the same device kind, kept in rvsd's namespace for the host itself.
 
@@ -17,13 +23,15 @@ use super::netns::{
     describe_netns, in_netns, in_netns_fd, namespaces_holding, netns_id_of_fd, NetnsId,
 };
 use super::sys::{self, cvt};
+use crate::offload::OffloadCaps;
 use crate::packet::{RxBatch, TxFrame};
 use crate::port::{Port, PortFault, TxOutcome};
+use rvs_wire::VirtioNetHdr;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// Size of `struct virtio_net_hdr`, the TAP default.
-const VNET_HDR_LEN: usize = 10;
+const VNET_HDR_LEN: usize = rvs_wire::VIRTIO_NET_HDR_LEN;
 
 /// Flag sets tried in order when attaching: a device made by rvs matches the first one;
 /// devices made by other tools may lack the vnet header or multi-queue.
@@ -40,6 +48,8 @@ pub struct TapPort {
     /// Socket in the device's namespace, for MTU and flag ioctls.
     ctl: OwnedFd,
     vnet_hdr: bool,
+    /// Offloads enabled with `TUNSETOFFLOAD` (none without the vnet header).
+    caps: OffloadCaps,
     mtu: usize,
     netns: Option<String>,
     /// Namespace `ctl` lives in; when the device moves, `ctl` is reopened where it went.
@@ -54,6 +64,48 @@ fn device_netns(tun: &OwnedFd) -> io::Result<OwnedFd> {
     let fd = cvt(unsafe { libc::ioctl(tun.as_raw_fd(), TUNGETDEVNETNS as _) })?;
     // SAFETY: fresh descriptor we own.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Offload flag sets tried in order with `TUNSETOFFLOAD`, and what each means for rvs.
+const OFFLOAD_SETS: [(libc::c_uint, OffloadCaps); 2] = [
+    (
+        libc::TUN_F_CSUM
+            | libc::TUN_F_TSO4
+            | libc::TUN_F_TSO6
+            | libc::TUN_F_TSO_ECN
+            | libc::TUN_F_USO4
+            | libc::TUN_F_USO6,
+        OffloadCaps::ALL,
+    ),
+    (
+        libc::TUN_F_CSUM | libc::TUN_F_TSO4 | libc::TUN_F_TSO6 | libc::TUN_F_TSO_ECN,
+        OffloadCaps::CSUM
+            .union(OffloadCaps::TSO4)
+            .union(OffloadCaps::TSO6)
+            .union(OffloadCaps::TSO_ECN),
+    ),
+];
+
+/// Lets the device hand us (and take from us) partial checksums and GSO frames.
+fn enable_offloads(name: &str, tun: &OwnedFd) -> OffloadCaps {
+    let mut last = None;
+    for (flags, caps) in OFFLOAD_SETS {
+        // SAFETY: TUNSETOFFLOAD takes an integer argument.
+        match cvt(unsafe {
+            libc::ioctl(
+                tun.as_raw_fd(),
+                libc::TUNSETOFFLOAD as _,
+                libc::c_ulong::from(flags),
+            )
+        }) {
+            Ok(_) => return caps,
+            Err(e) => last = Some(e),
+        }
+    }
+    if let Some(e) = last {
+        tracing::warn!(port = name, error = %e, "TUNSETOFFLOAD refused; tap runs without offloads");
+    }
+    OffloadCaps::NONE
 }
 
 /// How an attach went.
@@ -188,11 +240,17 @@ impl TapPort {
         let ctl_netns = device_netns(&tun)
             .and_then(|ns| netns_id_of_fd(ns.as_fd()))
             .ok();
+        let caps = if vnet_hdr {
+            enable_offloads(name, &tun)
+        } else {
+            OffloadCaps::NONE
+        };
         TapPort {
             name: name.to_string(),
             tun,
             ctl,
             vnet_hdr,
+            caps,
             mtu,
             netns,
             ctl_netns,
@@ -258,6 +316,9 @@ impl Port for TapPort {
                 got
             };
             slot.set_received(len, len);
+            if self.vnet_hdr {
+                slot.set_vnet(VirtioNetHdr::from_bytes(&hdr));
+            }
             n += 1;
         }
         batch.commit(n);
@@ -265,9 +326,9 @@ impl Port for TapPort {
     }
 
     fn send_batch(&mut self, frames: &[TxFrame<'_>]) -> TxOutcome {
-        let hdr = [0u8; VNET_HDR_LEN];
         let mut out = TxOutcome::default();
         for f in frames {
+            let hdr: [u8; VNET_HDR_LEN] = f.vnet.for_transmit().to_bytes();
             let tag = f.tag.unwrap_or([0; 4]);
             let mut iov: [libc::iovec; 4] = [libc::iovec {
                 iov_base: std::ptr::null_mut(),
@@ -309,6 +370,10 @@ impl Port for TapPort {
 
     fn mtu(&self) -> usize {
         self.mtu
+    }
+
+    fn offloads(&self) -> OffloadCaps {
+        self.caps
     }
 
     fn refresh(&mut self) {
