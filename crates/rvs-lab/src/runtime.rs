@@ -887,9 +887,6 @@ fn apply(ctl: &Control, action: &Action, undo: &mut Vec<Undo>) -> Result<Outcome
                 )?;
             }
             ip(None, &["link", "set", "dev", host_end, "up"])?;
-            // rvsd's system ports need complete checksums from the kernel (no vnet
-            // headers yet): TCP and UDP across rvs need TX checksum offload off here.
-            run_argv(&["ethtool", "-K", host_end, "tx", "off"])?;
             Ok(outcome)
         }
         Action::TapIntoNetns { tap, netns } => {

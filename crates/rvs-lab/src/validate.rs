@@ -902,7 +902,7 @@ fn resolve_interface(
         mac,
         addresses,
         mtu,
-        offloads: f.offloads.unwrap_or(false),
+        offloads: f.offloads.unwrap_or(true),
         vlan_interfaces,
     })
 }

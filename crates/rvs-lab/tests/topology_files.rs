@@ -64,7 +64,10 @@ fn good_file_resolves_names_and_defaults() {
     assert_eq!(h1.interfaces[0].port, "t1-h1-0");
     assert_eq!(h1.interfaces[0].nic, "eth0");
     assert_eq!(h1.interfaces[0].kind, IfaceKind::Veth);
-    assert!(!h1.interfaces[0].offloads, "offloads default to off");
+    assert!(
+        h1.interfaces[0].offloads,
+        "offloads default to the kernel's (on)"
+    );
     assert_eq!(h1.gateway.unwrap().to_string(), "10.0.0.254");
     let h2 = t.host("h2").unwrap();
     assert_eq!(h2.interfaces[0].kind, IfaceKind::Tap);
