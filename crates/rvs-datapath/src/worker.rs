@@ -27,6 +27,11 @@ const WAKE_TOKEN: u64 = u64::MAX;
 /// Batches a ready port may process per wakeup.
 const BATCHES_PER_WAKEUP: usize = 4;
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
+/// Default time the worker keeps polling without sleeping after the last frame it forwarded:
+/// none. Measured with ping through veths, a 100 µs window gave no gain: the reply is already
+/// queued when `sendmmsg` returns (the receiver runs in our softirq), so the cost that
+/// remains is the wakeup for the *next* request, which only a full busy-poll mode avoids.
+pub const DEFAULT_BUSY_POLL: Duration = Duration::ZERO;
 
 /// A port the worker had to drop because it failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,12 +100,17 @@ impl Worker {
         std::mem::take(&mut self.failures)
     }
 
-    fn service_port(&mut self, id: PortId) {
+    /// Receives and forwards up to a few batches from a ready port; returns the frames seen.
+    fn service_port(&mut self, id: PortId) -> usize {
+        let mut total = 0;
         for _ in 0..BATCHES_PER_WAKEUP {
             let now = self.now();
             match self.dp.poll_port(id, now) {
-                Ok(n) if n < crate::packet::BATCH_SIZE => break,
-                Ok(_) => {}
+                Ok(n) if n < crate::packet::BATCH_SIZE => {
+                    total += n;
+                    break;
+                }
+                Ok(n) => total += n,
                 Err(fault) => {
                     if let Some(port) = self.del_port(id) {
                         tracing::warn!(
@@ -117,6 +127,7 @@ impl Worker {
                 }
             }
         }
+        total
     }
 }
 
@@ -134,7 +145,14 @@ pub struct WorkerHandle {
 pub struct WorkerGone;
 
 impl WorkerHandle {
+    /// A worker with the default adaptive busy-poll window.
     pub fn spawn(name: &str) -> io::Result<Self> {
+        Self::spawn_with(name, DEFAULT_BUSY_POLL)
+    }
+
+    /// A worker that, after forwarding traffic, keeps polling for `busy_poll` before it goes
+    /// back to sleeping in epoll (zero: always sleep).
+    pub fn spawn_with(name: &str, busy_poll: Duration) -> io::Result<Self> {
         let epoll = Epoll::new()?;
         let wake = Arc::new(eventfd()?);
         epoll.add(wake.as_raw_fd(), WAKE_TOKEN)?;
@@ -149,7 +167,7 @@ impl WorkerHandle {
         let (wake2, stop2) = (wake.clone(), stop.clone());
         let thread = std::thread::Builder::new()
             .name(name.to_string())
-            .spawn(move || run(worker, rx, wake2, stop2))?;
+            .spawn(move || run(worker, rx, wake2, stop2, busy_poll))?;
         Ok(WorkerHandle {
             jobs: tx,
             wake,
@@ -193,14 +211,30 @@ impl Drop for WorkerHandle {
     }
 }
 
-fn run(mut w: Worker, jobs: mpsc::Receiver<Job>, wake: Arc<OwnedFd>, stop: Arc<AtomicBool>) {
+fn run(
+    mut w: Worker,
+    jobs: mpsc::Receiver<Job>,
+    wake: Arc<OwnedFd>,
+    stop: Arc<AtomicBool>,
+    busy_poll: Duration,
+) {
     // SAFETY: epoll_event is plain old data.
     let mut events: Vec<libc::epoll_event> = vec![libc::epoll_event { events: 0, u64: 0 }; 64];
     let mut ready: Vec<u64> = Vec::with_capacity(64);
     let mut last_housekeeping = Instant::now();
+    // Adaptive busy polling: right after traffic, poll without sleeping for a short window,
+    // so the reply to what was just forwarded is picked up without a wakeup's latency.
+    let mut last_traffic: Option<Instant> = None;
     while !stop.load(Ordering::SeqCst) {
+        let spinning = last_traffic.is_some_and(|t| t.elapsed() < busy_poll);
         ready.clear();
-        ready.extend(w.epoll.wait(&mut events, 500).iter().map(|e| e.u64));
+        ready.extend(
+            w.epoll
+                .wait(&mut events, if spinning { 0 } else { 500 })
+                .iter()
+                .map(|e| e.u64),
+        );
+        let mut frames = 0;
         for &token in &ready {
             if token == WAKE_TOKEN {
                 eventfd_drain(wake.as_raw_fd());
@@ -208,8 +242,13 @@ fn run(mut w: Worker, jobs: mpsc::Receiver<Job>, wake: Arc<OwnedFd>, stop: Arc<A
                     job(&mut w);
                 }
             } else if let Ok(id) = PortId::try_from(token) {
-                w.service_port(id);
+                frames += w.service_port(id);
             }
+        }
+        if frames > 0 {
+            last_traffic = Some(Instant::now());
+        } else if !spinning {
+            last_traffic = None;
         }
         if last_housekeeping.elapsed() >= HOUSEKEEPING {
             last_housekeeping = Instant::now();

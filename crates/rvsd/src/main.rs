@@ -25,6 +25,11 @@ struct Args {
     /// Configuration database, rewritten atomically after every change.
     #[arg(long, value_name = "FILE", default_value = rvs_api::DEFAULT_DB)]
     db: PathBuf,
+    /// After forwarding traffic, keep polling this many microseconds before sleeping in
+    /// epoll again (0, the default: always sleep; a large value polls a whole core while
+    /// traffic flows).
+    #[arg(long, value_name = "USECS", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    busy_poll_us: u32,
 }
 
 fn main() {
@@ -51,5 +56,9 @@ fn run(args: Args) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(server::serve(args.run_dir, args.db))
+    rt.block_on(server::serve(
+        args.run_dir,
+        args.db,
+        std::time::Duration::from_micros(u64::from(args.busy_poll_us)),
+    ))
 }

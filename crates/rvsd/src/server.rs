@@ -69,10 +69,10 @@ fn bind_socket(dir: &Path) -> Result<(UnixListener, PathBuf)> {
     Ok((listener, path))
 }
 
-pub async fn serve(run_dir: PathBuf, db: PathBuf) -> Result<()> {
+pub async fn serve(run_dir: PathBuf, db: PathBuf, busy_poll: Duration) -> Result<()> {
     let lock = lock_run_dir(&run_dir)?;
     let config = Config::load(&db)?;
-    let worker = rvs_datapath::worker::WorkerHandle::spawn("rvs-dp0")
+    let worker = rvs_datapath::worker::WorkerHandle::spawn_with("rvs-dp0", busy_poll)
         .context("cannot start the datapath thread")?;
     let n_bridges = config.bridges.len();
     let state = tokio::task::spawn_blocking(move || State::new(config, db, worker)).await?;
