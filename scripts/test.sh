@@ -7,8 +7,17 @@ cd "$(dirname "$0")/.."
 
 need_root "the test suite"
 ensure_cargo
-ensure_tools ip:iproute2 ping:iputils-ping ethtool:ethtool
+ensure_tools ip:iproute2 ping:iputils-ping ethtool:ethtool ovs-ofctl:openvswitch-common
 
 # The end-to-end tests run the rvsd and rvs binaries built here.
 cargo build --workspace
-cargo test --workspace
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace --no-fail-fast 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line over every test binary (cargo prints one result line per binary).
+sum() { grep -E '^test result:' "$log" | sed -E "s/.* ([0-9]+) passed; ([0-9]+) failed.*/\\$1/" | awk '{s+=$1} END {print s+0}'; }
+echo "tests: $(sum 1) passed, $(sum 2) failed"
+exit "$status"

@@ -117,6 +117,9 @@ impl RvsdProcess {
 
     fn spawn_and_wait(&mut self) -> Result<()> {
         self.starts += 1;
+        // A socket left by a killed daemon would make the wait below succeed before the
+        // new one is ready.
+        let _ = std::fs::remove_file(self.run_dir.join("rvsd.sock"));
         let mut log = OpenOptions::new()
             .create(true)
             .append(true)
