@@ -5,3 +5,7 @@ pub mod hash;
 pub mod key;
 
 pub use key::{extract, match_to_key, FlowKey, FlowMask, KEY_WORDS};
+pub mod cache;
+pub mod classifier;
+pub mod pipeline;
+mod tss;
