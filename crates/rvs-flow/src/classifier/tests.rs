@@ -385,3 +385,21 @@ fn table_set_iterates_members() {
     assert_eq!(s.iter().collect::<Vec<_>>(), vec![0, 63, 64, 200, 255]);
     assert!(s.contains(200) && !s.contains(1));
 }
+
+#[test]
+fn equal_priority_in_a_later_subtable_still_wins_by_age() {
+    // Subtable A (in_port) is created first by a priority-9 rule; subtable B (eth_type)
+    // by an older priority-5 rule than the priority-5 rule later added to A. The packet
+    // misses the priority-9 rule, so the two priority-5 rules tie and the older (in B)
+    // must win although A is probed first.
+    let mut t = FlowTables::new();
+    let a = |p| Match::new().with(OxmField::InPort(PortNo(p)));
+    t.apply(&fm(0, FlowModCommand::Add, 9, a(7), out(9)), 0)
+        .expect("a9");
+    let b = Match::new().with(OxmField::EthType(0x0800));
+    t.apply(&fm(0, FlowModCommand::Add, 5, b, out(2)), 0)
+        .expect("b5");
+    t.apply(&fm(0, FlowModCommand::Add, 5, a(1), out(1)), 0)
+        .expect("a5");
+    assert_eq!(lookup(&t, &pkt([1, 1, 1, 1], 1)).0, Some(2));
+}
