@@ -322,10 +322,7 @@ impl FlowTable {
                     break;
                 }
             }
-            for &i in &sub.st.words {
-                let i = usize::from(i);
-                wc.w[i] |= sub.st.mask.w[i];
-            }
+            sub.st.mw.or_into(wc);
             if let Some(e) = sub.st.find(key) {
                 let s = e.value.best;
                 if best.is_none_or(|b| s.beats(&b)) {

@@ -25,6 +25,13 @@ pub fn mix(h: u64, w: u64) -> u64 {
     fold(h ^ w, K0)
 }
 
+/// One multiply of a word, independent of the running state, for hashes whose words
+/// are combined by rotate-xor and then [`finish`]ed.
+#[inline(always)]
+pub fn spread(w: u64) -> u64 {
+    (w ^ K1).wrapping_mul(K0)
+}
+
 /// The initial state.
 #[inline(always)]
 pub const fn start() -> u64 {
