@@ -157,6 +157,16 @@ fn emc_hit(c: &mut Criterion) {
             n
         })
     });
+    let lens = [64u32; 32];
+    g.bench_function("emc_hit_batch32", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for chunk in pkts.chunks(32) {
+                fp.process_batch(&t, black_box(chunk), &lens, |_, l| n += l.actions.len());
+            }
+            n
+        })
+    });
     g.finish();
 }
 
@@ -211,6 +221,19 @@ fn megaflow_hit(c: &mut Criterion) {
             .iter()
             .all(|p| fp.process(&t, p, 64).tier == Tier::Megaflow));
         g.throughput(Throughput::Elements(pkts.len() as u64));
+        let lens = [64u32; 32];
+        g.bench_function(
+            BenchmarkId::from_parameter(format!("{k}_subtables_batch32")),
+            |b| {
+                b.iter(|| {
+                    let mut n = 0usize;
+                    for chunk in pkts.chunks(32) {
+                        fp.process_batch(&t, black_box(chunk), &lens, |_, l| n += l.actions.len());
+                    }
+                    n
+                })
+            },
+        );
         g.bench_function(BenchmarkId::from_parameter(format!("{k}_subtables")), |b| {
             b.iter(|| {
                 let mut n = 0usize;

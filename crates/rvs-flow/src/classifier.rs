@@ -21,7 +21,12 @@
 //! hits it, and which bucket, depends only on `key & subtable_mask`; a subtable
 //! skipped by pruning was skipped because of priorities alone, whatever the packet.
 //! So any other packet that agrees with this one on the accumulated mask makes the same
-//! probes with the same outcomes and finds the same rule. It is not minimal (Open
+//! probes with the same outcomes and finds the same rule.
+//!
+//! Subtables whose mask on the IPv4 source or destination is a CIDR prefix are also
+//! skipped when a prefix trie shows that no rule anywhere in the table has a prefix of
+//! that length equal to the packet's address ([`crate::trie`]); then only the address
+//! bits the trie walk looked at are un-wildcarded, not the skipped subtables' masks. It is not minimal (Open
 //! vSwitch's staged lookup and prefix tries un-wildcard fewer bits on misses); fewer
 //! bits would only mean fewer, wider megaflows, never a different decision.
 //!
@@ -35,7 +40,8 @@
 //! [`FlowTables::expire`]; counters come from the fast path through
 //! [`FlowTables::apply_credits`] (the slow path reads the tables without writing them).
 
-use crate::key::{match_to_key, settable, FlowKey, FlowMask};
+use crate::key::{loc, match_to_key, settable, FlowKey, FlowMask, Loc};
+use crate::trie::{prefix_len, prefix_mask, PrefixTrie};
 use crate::tss::Subtable;
 use rvs_openflow::action::Action;
 use rvs_openflow::error::{BadActionCode, BadInstructionCode, FlowModFailedCode};
@@ -245,8 +251,13 @@ impl Bucket {
     }
 }
 
+/// The fields with prefix tries (see [`crate::trie`]).
+const TRIE_FIELDS: [Loc; 2] = [loc::NW_SRC, loc::NW_DST];
+
 struct ClsSubtable {
     st: Subtable<Bucket>,
+    /// Prefix length of the mask on each trie field (0: not a prefix, no trie).
+    plen: [u8; 2],
     /// Rules per priority, to know the maximum after deletions.
     prios: BTreeMap<u16, u32>,
     max_priority: u16,
@@ -268,6 +279,7 @@ pub struct FlowTable {
     n_created: u64,
     /// Slots of rules with a timeout.
     timed: Vec<u32>,
+    tries: [PrefixTrie; 2],
     lookup_count: u64,
     matched_count: u64,
     /// Generation of the last change.
@@ -313,6 +325,8 @@ impl FlowTable {
     #[inline]
     fn lookup_slot(&self, key: &FlowKey, wc: &mut FlowMask) -> Option<u32> {
         let mut best: Option<Slot> = None;
+        let mut tries: [Option<(u64, u32)>; 2] = [None, None];
+        let mut consulted = [0u32; 2];
         for &si in &self.order {
             let Some(Some(sub)) = self.subtables.get(si as usize) else {
                 continue;
@@ -322,12 +336,38 @@ impl FlowTable {
                     break;
                 }
             }
+            // Prefix tries: skip a subtable whose prefix length no rule's prefix
+            // shares with the packet.
+            let mut skip = false;
+            for f in 0..2 {
+                let l = sub.plen[f];
+                if l == 0 {
+                    continue;
+                }
+                let (lens, bits) = *tries[f].get_or_insert_with(|| {
+                    let addr = key.get(TRIE_FIELDS[f]) as u32;
+                    self.tries[f].lookup(addr)
+                });
+                if lens & (1u64 << l) == 0 {
+                    consulted[f] = bits;
+                    skip = true;
+                    break;
+                }
+            }
+            if skip {
+                continue;
+            }
             sub.st.mw.or_into(wc);
             if let Some(e) = sub.st.find(key) {
                 let s = e.value.best;
                 if best.is_none_or(|b| s.beats(&b)) {
                     best = Some(s);
                 }
+            }
+        }
+        for f in 0..2 {
+            if consulted[f] != 0 {
+                wc.add(TRIE_FIELDS[f], u64::from(prefix_mask(consulted[f])));
             }
         }
         best.map(|s| s.rule)
@@ -388,7 +428,9 @@ impl FlowTable {
         let si = match self.by_mask.get(&rule.mask) {
             Some(&si) => si,
             None => {
+                let plen = TRIE_FIELDS.map(|l| prefix_len(rule.mask.get(l) as u32).unwrap_or(0));
                 let sub = ClsSubtable {
+                    plen,
                     st: Subtable::new(rule.mask),
                     prios: BTreeMap::new(),
                     max_priority: 0,
@@ -413,6 +455,11 @@ impl FlowTable {
             }
         };
         if let Some(Some(sub)) = self.subtables.get_mut(si as usize) {
+            for (f, trie) in self.tries.iter_mut().enumerate() {
+                if sub.plen[f] != 0 {
+                    trie.insert(rule.key.get(TRIE_FIELDS[f]) as u32, sub.plen[f]);
+                }
+            }
             match sub.st.find_mut(&rule.key) {
                 Some(e) => e.value.insert(entry),
                 None => {
@@ -452,6 +499,11 @@ impl FlowTable {
         let si = *self.by_mask.get(&rule.mask)?;
         let mut drop_subtable = false;
         if let Some(Some(sub)) = self.subtables.get_mut(si as usize) {
+            for (f, trie) in self.tries.iter_mut().enumerate() {
+                if sub.plen[f] != 0 {
+                    trie.remove(rule.key.get(TRIE_FIELDS[f]) as u32, sub.plen[f]);
+                }
+            }
             let empty = sub
                 .st
                 .find_mut(&rule.key)

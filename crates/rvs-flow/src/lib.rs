@@ -8,4 +8,5 @@ pub use key::{extract, match_to_key, FlowKey, FlowMask, KEY_WORDS};
 pub mod cache;
 pub mod classifier;
 pub mod pipeline;
+mod trie;
 mod tss;

@@ -730,8 +730,21 @@ fn run(cfg: Config, ops: &[Op]) -> Result<(), TestCaseError> {
             }
             Op::Packets(pkts) => {
                 fp.set_now(now);
-                for (i, k) in pkts.iter().enumerate() {
-                    let got = fp.process(&tables, k, 100 + i as u32).actions.to_vec();
+                let lens: Vec<u32> = (0..pkts.len() as u32).map(|i| 100 + i).collect();
+                let got: Vec<Vec<DpAction>> = if pkts.len() % 2 == 0 {
+                    // Batches (with their prefetching and deferred resolution) and
+                    // single packets must decide alike.
+                    let mut v = Vec::new();
+                    fp.process_batch(&tables, pkts, &lens, |_, l| v.push(l.actions.to_vec()));
+                    v
+                } else {
+                    pkts.iter()
+                        .zip(&lens)
+                        .map(|(k, &n)| fp.process(&tables, k, n).actions.to_vec())
+                        .collect()
+                };
+                prop_assert_eq!(got.len(), pkts.len());
+                for (k, got) in pkts.iter().zip(got) {
                     let want = reference.decide(k, now);
                     prop_assert_eq!(got, want, "step {} packet {:?}", step, k);
                 }

@@ -77,9 +77,16 @@ fn priorities_and_longest_prefix() {
     let (_, wc) = lookup(&t, &pkt([10, 1, 2, 3], 1));
     assert_eq!(wc.get(crate::key::loc::NW_DST), 0xffff_ff00);
     assert_eq!(wc.get(crate::key::loc::IN_PORT), 0);
-    // A miss on everything but the catch-all consults all subtables.
-    let (_, wc) = lookup(&t, &pkt([11, 9, 9, 3], 1));
-    assert_eq!(wc.get(crate::key::loc::NW_DST), 0xffff_ff00);
+    // 11.9.9.3 misses every prefix: the trie walk stops at the first byte's last bit
+    // (10 vs 11), so only 8 bits of the destination matter, not the /24's.
+    let (r, wc) = lookup(&t, &pkt([11, 9, 9, 3], 1));
+    assert_eq!(r, Some(9));
+    assert_eq!(wc.get(crate::key::loc::NW_DST), 0xff00_0000);
+    // 10.1.9.3: the /24 subtable is skipped (the walk toward 10.1.2 parts at bit 20,
+    // 21 bits looked at), the /16 hits and prunes the /8.
+    let (r, wc) = lookup(&t, &pkt([10, 1, 9, 3], 1));
+    assert_eq!(r, Some(2));
+    assert_eq!(wc.get(crate::key::loc::NW_DST), 0xffff_f800);
 }
 
 #[test]
