@@ -81,16 +81,25 @@ fn masked_match(shape: usize, r: &mut Rng) -> Match {
     m
 }
 
-/// `n` rules in table 0 spread over 30 masks, random priorities; returns the tables
-/// and packets built from the rules' values (so most of them hit something).
-fn rule_set(n: usize, seed: u64) -> (FlowTables, Vec<FlowKey>) {
+/// `n` rules in table 0 spread over 30 masks; returns the tables and packets built
+/// from the rules' values (so most of them hit something). Priorities are random
+/// (`banded` false: every subtable holds high and low priorities, so priority pruning
+/// cannot skip any) or one band per mask (`banded`: as controllers usually lay out a
+/// pipeline, one kind of rule per priority range).
+fn rule_set_with(n: usize, seed: u64, banded: bool) -> (FlowTables, Vec<FlowKey>) {
     let mut r = Rng(seed);
     let mut t = FlowTables::new();
     let mut pkts = Vec::new();
     for i in 0..n {
-        let m = masked_match(i % 30, &mut r);
+        let shape = i % 30;
+        let m = masked_match(shape, &mut r);
         let (k, _) = rvs_flow::match_to_key(&m).expect("supported");
-        let fm = FlowMod::add(1 + r.below(1000) as u16, m, out(1 + (i % 8) as u32));
+        let prio = if banded {
+            (30 - shape as u16) * 100 + r.below(100) as u16
+        } else {
+            1 + r.below(1000) as u16
+        };
+        let fm = FlowMod::add(prio, m, out(1 + (i % 8) as u32));
         t.apply(&fm, 0).expect("add");
         if pkts.len() < 4096 {
             // Fill the wildcarded fields with noise.
@@ -109,13 +118,19 @@ fn rule_set(n: usize, seed: u64) -> (FlowTables, Vec<FlowKey>) {
     (t, pkts)
 }
 
+fn rule_set(n: usize, seed: u64) -> (FlowTables, Vec<FlowKey>) {
+    rule_set_with(n, seed, false)
+}
+
 fn classifier(c: &mut Criterion) {
     let mut g = c.benchmark_group("classifier/lookup");
-    for (n, label) in [
-        (1_000usize, "1k_rules_30_subtables"),
-        (100_000, "100k_rules_30_subtables"),
+    for (n, banded, label) in [
+        (1_000usize, false, "1k_rules_30_subtables"),
+        (1_000, true, "1k_rules_30_subtables_banded_priorities"),
+        (100_000, false, "100k_rules_30_subtables"),
+        (100_000, true, "100k_rules_30_subtables_banded_priorities"),
     ] {
-        let (t, pkts) = rule_set(n, 0x5eed + n as u64);
+        let (t, pkts) = rule_set_with(n, 0x5eed + n as u64, banded);
         let st = t.table(0).map_or(0, |t| t.subtable_count());
         assert_eq!(st, 30, "{label}");
         g.throughput(Throughput::Elements(pkts.len() as u64));

@@ -25,7 +25,7 @@
 //!
 //! Subtables whose mask on the IPv4 source or destination is a CIDR prefix are also
 //! skipped when a prefix trie shows that no rule anywhere in the table has a prefix of
-//! that length equal to the packet's address ([`crate::trie`]); then only the address
+//! that length equal to the packet's address (the private `trie` module); then only the address
 //! bits the trie walk looked at are un-wildcarded, not the skipped subtables' masks. It is not minimal (Open
 //! vSwitch's staged lookup and prefix tries un-wildcard fewer bits on misses); fewer
 //! bits would only mean fewer, wider megaflows, never a different decision.
@@ -254,6 +254,13 @@ impl Bucket {
 /// The fields with prefix tries (see [`crate::trie`]).
 const TRIE_FIELDS: [Loc; 2] = [loc::NW_SRC, loc::NW_DST];
 
+#[derive(Clone, Copy)]
+struct Hot {
+    index: u32,
+    max_priority: u16,
+    plen: [u8; 2],
+}
+
 struct ClsSubtable {
     st: Subtable<Bucket>,
     /// Prefix length of the mask on each trie field (0: not a prefix, no trie).
@@ -276,6 +283,9 @@ pub struct FlowTable {
     by_mask: HashMap<FlowMask, u32>,
     /// Subtables by descending maximum priority, ties in creation order.
     order: Vec<u32>,
+    /// What the lookup loop reads of each subtable in `order`, packed, so subtables
+    /// that are pruned or skipped by a trie are never touched.
+    hot: Vec<Hot>,
     n_created: u64,
     /// Slots of rules with a timeout.
     timed: Vec<u32>,
@@ -327,12 +337,9 @@ impl FlowTable {
         let mut best: Option<Slot> = None;
         let mut tries: [Option<(u64, u32)>; 2] = [None, None];
         let mut consulted = [0u32; 2];
-        for &si in &self.order {
-            let Some(Some(sub)) = self.subtables.get(si as usize) else {
-                continue;
-            };
+        for hot in &self.hot {
             if let Some(b) = &best {
-                if sub.max_priority < b.priority {
+                if hot.max_priority < b.priority {
                     break;
                 }
             }
@@ -340,7 +347,7 @@ impl FlowTable {
             // shares with the packet.
             let mut skip = false;
             for f in 0..2 {
-                let l = sub.plen[f];
+                let l = hot.plen[f];
                 if l == 0 {
                     continue;
                 }
@@ -357,6 +364,9 @@ impl FlowTable {
             if skip {
                 continue;
             }
+            let Some(Some(sub)) = self.subtables.get(hot.index as usize) else {
+                continue;
+            };
             sub.st.mw.or_into(wc);
             if let Some(e) = sub.st.find(key) {
                 let s = e.value.best;
@@ -410,6 +420,20 @@ impl FlowTable {
             let (pb, cb) = rank(b);
             pb.cmp(&pa).then(ca.cmp(&cb))
         });
+        self.rebuild_hot();
+    }
+
+    fn rebuild_hot(&mut self) {
+        let subs = &self.subtables;
+        self.hot.clear();
+        self.hot.extend(self.order.iter().filter_map(|&i| {
+            let s = subs.get(i as usize)?.as_ref()?;
+            Some(Hot {
+                index: i,
+                max_priority: s.max_priority,
+                plen: s.plen,
+            })
+        }));
     }
 
     fn insert(&mut self, rule: Rule) -> u32 {
@@ -531,6 +555,7 @@ impl FlowTable {
                 *s = None;
             }
             self.free_subtables.push(si);
+            self.rebuild_hot();
         }
         Some(rule)
     }

@@ -82,11 +82,11 @@ fn priorities_and_longest_prefix() {
     let (r, wc) = lookup(&t, &pkt([11, 9, 9, 3], 1));
     assert_eq!(r, Some(9));
     assert_eq!(wc.get(crate::key::loc::NW_DST), 0xff00_0000);
-    // 10.1.9.3: the /24 subtable is skipped (the walk toward 10.1.2 parts at bit 20,
-    // 21 bits looked at), the /16 hits and prunes the /8.
+    // 10.1.9.3: the /24 subtable is skipped (the walk toward 10.1.2 parts in the
+    // nibble of bits 20..24, so 24 bits were looked at), the /16 hits and prunes the /8.
     let (r, wc) = lookup(&t, &pkt([10, 1, 9, 3], 1));
     assert_eq!(r, Some(2));
-    assert_eq!(wc.get(crate::key::loc::NW_DST), 0xffff_f800);
+    assert_eq!(wc.get(crate::key::loc::NW_DST), 0xffff_ff00);
 }
 
 #[test]
