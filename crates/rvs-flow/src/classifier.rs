@@ -566,6 +566,8 @@ static INSTANCES: AtomicU64 = AtomicU64::new(1);
 /// The flow tables of one OpenFlow switch.
 pub struct FlowTables {
     tables: Vec<FlowTable>,
+    /// Most entries a table may hold (`OFPFMFC_TABLE_FULL` beyond).
+    max_per_table: usize,
     generation: u64,
     instance: u64,
     next_seq: u64,
@@ -589,6 +591,7 @@ impl FlowTables {
         let n = n.clamp(1, 255);
         FlowTables {
             tables: (0..n).map(|_| FlowTable::default()).collect(),
+            max_per_table: usize::MAX,
             generation: 1,
             instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
             next_seq: 0,
@@ -598,6 +601,13 @@ impl FlowTables {
 
     pub fn n_tables(&self) -> usize {
         self.tables.len()
+    }
+
+    /// Limits each table to `n` entries: an add beyond fails with
+    /// `OFPFMFC_TABLE_FULL` (replacing an existing entry still works). No limit by
+    /// default.
+    pub fn set_max_flows_per_table(&mut self, n: usize) {
+        self.max_per_table = n;
     }
 
     pub fn table(&self, id: u8) -> Option<&FlowTable> {
@@ -843,10 +853,11 @@ impl FlowTables {
             seq: self.next_seq,
             uid: self.next_uid,
         };
-        if let Some(old) = table
-            .find_strict(&key, &mask, fm.priority)
-            .and_then(|s| table.remove(s))
-        {
+        let existing = table.find_strict(&key, &mask, fm.priority);
+        if existing.is_none() && table.len() >= self.max_per_table {
+            return Err(OfError::new(FlowModFailedCode::TableFull, "table full"));
+        }
+        if let Some(old) = existing.and_then(|s| table.remove(s)) {
             rule.seq = old.seq;
             if fm.flags & flow_mod_flags::RESET_COUNTS == 0 {
                 rule.packets = old.packets;

@@ -410,3 +410,41 @@ fn equal_priority_in_a_later_subtable_still_wins_by_age() {
         .expect("a5");
     assert_eq!(lookup(&t, &pkt([1, 1, 1, 1], 1)).0, Some(2));
 }
+
+#[test]
+fn table_full() {
+    let mut t = FlowTables::new();
+    t.set_max_flows_per_table(2);
+    t.apply(
+        &fm(0, FlowModCommand::Add, 1, ip_dst([10, 0, 0, 0], 8), out(1)),
+        0,
+    )
+    .expect("1");
+    t.apply(
+        &fm(0, FlowModCommand::Add, 2, ip_dst([10, 0, 0, 0], 8), out(1)),
+        0,
+    )
+    .expect("2");
+    let e = t
+        .apply(
+            &fm(0, FlowModCommand::Add, 3, ip_dst([10, 0, 0, 0], 8), out(1)),
+            0,
+        )
+        .expect_err("full");
+    assert_eq!(
+        e.code,
+        ErrorCode::FlowModFailed(FlowModFailedCode::TableFull)
+    );
+    // Replacing is not adding; another table has room.
+    t.apply(
+        &fm(0, FlowModCommand::Add, 2, ip_dst([10, 0, 0, 0], 8), out(5)),
+        0,
+    )
+    .expect("replace");
+    t.apply(
+        &fm(1, FlowModCommand::Add, 3, ip_dst([10, 0, 0, 0], 8), out(1)),
+        0,
+    )
+    .expect("table 1");
+    assert_eq!(t.len(), 3);
+}
