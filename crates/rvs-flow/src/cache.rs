@@ -275,7 +275,12 @@ impl FastPath {
     #[inline]
     pub fn process(&mut self, tables: &FlowTables, key: &FlowKey, bytes: u32) -> Lookup<'_> {
         self.check_instance(tables);
-        let h = key.hash();
+        // The full-key hash only serves the EMC.
+        let h = if self.emc_meta.is_empty() {
+            0
+        } else {
+            key.hash()
+        };
         let emc = self.emc_find(h, key);
         self.resolve(tables, key, h, emc, bytes)
     }
@@ -295,20 +300,20 @@ impl FastPath {
         self.check_instance(tables);
         let n = keys.len().min(bytes.len()).min(MAX_BATCH);
         let mut hashes = [0u64; MAX_BATCH];
-        for (h, k) in hashes.iter_mut().zip(&keys[..n]) {
-            *h = k.hash();
-            if !self.emc_meta.is_empty() {
+        let mut emc = [None; MAX_BATCH];
+        if !self.emc_meta.is_empty() {
+            for (h, k) in hashes.iter_mut().zip(&keys[..n]) {
+                *h = k.hash();
                 for i in self.emc_ways(*h) {
                     prefetch(self.emc_meta.get(i));
                     prefetch(self.emc_keys.get(i));
                 }
             }
-        }
-        let mut emc = [None; MAX_BATCH];
-        for i in 0..n {
-            emc[i] = self.emc_find(hashes[i], &keys[i]);
-            if let Some((idx, _)) = emc[i] {
-                prefetch(self.flows.get(idx as usize));
+            for i in 0..n {
+                emc[i] = self.emc_find(hashes[i], &keys[i]);
+                if let Some((idx, _)) = emc[i] {
+                    prefetch(self.flows.get(idx as usize));
+                }
             }
         }
         for i in 0..n {
