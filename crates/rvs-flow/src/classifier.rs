@@ -209,6 +209,7 @@ impl Slot {
 }
 
 /// The rules of one subtable with the same masked key, best first.
+#[derive(Clone)]
 struct Bucket {
     best: Slot,
     rest: Vec<Slot>,
@@ -261,6 +262,7 @@ struct Hot {
     plen: [u8; 2],
 }
 
+#[derive(Clone)]
 struct ClsSubtable {
     st: Subtable<Bucket>,
     /// Prefix length of the mask on each trie field (0: not a prefix, no trie).
@@ -273,7 +275,7 @@ struct ClsSubtable {
 }
 
 /// One OpenFlow flow table.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct FlowTable {
     rules: Vec<Option<Rule>>,
     free: Vec<u32>,
@@ -601,6 +603,27 @@ impl FlowTables {
 
     pub fn n_tables(&self) -> usize {
         self.tables.len()
+    }
+
+    /// A read-only copy to publish to fast paths on other threads (e.g. swapped into
+    /// an `Arc` after a batch of flow-mods), O(rules).
+    ///
+    /// The copy keeps this instance's identity and generation, so a [`FastPath`]
+    /// that moves from one snapshot to the next keeps every cached decision that the
+    /// changes in between did not touch. That is only sound while snapshots are never
+    /// changed themselves: change the original and take a new snapshot, which is why
+    /// the copy comes behind an `Arc` and `FlowTables` is not `Clone`.
+    ///
+    /// [`FastPath`]: crate::cache::FastPath
+    pub fn snapshot(&self) -> Arc<FlowTables> {
+        Arc::new(FlowTables {
+            tables: self.tables.clone(),
+            max_per_table: self.max_per_table,
+            generation: self.generation,
+            instance: self.instance,
+            next_seq: self.next_seq,
+            next_uid: self.next_uid,
+        })
     }
 
     /// Limits each table to `n` entries: an add beyond fails with

@@ -14,6 +14,7 @@ use crate::hash;
 use crate::key::{FlowKey, FlowMask, KEY_WORDS};
 use hashbrown::HashTable;
 
+#[derive(Clone)]
 pub(crate) struct Entry<V> {
     pub hash: u64,
     /// The masked key.
@@ -90,6 +91,7 @@ impl MaskWords {
 const FILTER_BITS_PER_ENTRY: usize = 16;
 const FILTER_MIN_BITS: usize = 512;
 
+#[derive(Clone)]
 pub(crate) struct Subtable<V> {
     pub mw: MaskWords,
     /// A one-hash Bloom filter of the entries' hashes: a clear bit proves a miss

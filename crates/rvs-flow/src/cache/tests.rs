@@ -197,3 +197,39 @@ fn eviction_sweep_and_reranking() {
     assert_eq!((l.tier, l.actions.len()), (Tier::Upcall, 0));
     let _ = loc::IN_PORT;
 }
+
+#[test]
+fn snapshots_keep_cached_decisions_they_do_not_change() {
+    let mut master = FlowTables::new();
+    master
+        .apply(&FlowMod::add(1, in_port(1), out(2)), 0)
+        .expect("add");
+    let mut fm2 = FlowMod::add(1, in_port(2), out(3));
+    fm2.table_id = 0;
+    master.apply(&fm2, 0).expect("add");
+    let mut fp = FastPath::new(always_emc());
+    let s1 = master.snapshot();
+    fp.process(&s1, &key(1, 1), 1);
+    fp.process(&s1, &key(2, 1), 1);
+    // A change in table 7 on the master, then a new snapshot: nothing to redo.
+    let mut t7 = FlowMod::add(1, Match::new(), out(9));
+    t7.table_id = 7;
+    master.apply(&t7, 0).expect("add");
+    let s2 = master.snapshot();
+    assert_eq!(fp.process(&s2, &key(1, 1), 1).tier, Tier::Emc);
+    assert_eq!(fp.process(&s2, &key(2, 1), 1).tier, Tier::Emc);
+    // A change in table 0: the affected decision follows the newest snapshot.
+    let mut m = FlowMod::add(1, in_port(2), out(4));
+    m.command = FlowModCommand::ModifyStrict;
+    master.apply(&m, 0).expect("modify");
+    let s3 = master.snapshot();
+    assert_eq!(
+        fp.process(&s3, &key(2, 1), 1).actions,
+        &[DpAction::Output(4)][..]
+    );
+    assert_eq!(fp.stats().upcalls, 3);
+    // The old snapshot still answers as it was (it is only read).
+    let mut wc = FlowMask::default();
+    assert!(s1.lookup(7, &key(1, 1), &mut wc).is_none());
+    assert_eq!(s3.len(), 3);
+}
