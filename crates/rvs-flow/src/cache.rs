@@ -75,6 +75,11 @@ use crate::tss::Subtable;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// Counts of removed megaflows kept for the next [`FastPath::take_credits`]; beyond
+/// this they are dropped (and counted in [`Stats::credits_dropped`]) rather than
+/// grow without bound when nobody collects them.
+pub const MAX_PENDING: usize = 1 << 16;
+
 /// Largest batch [`FastPath::process_batch`] takes (the datapath's batch size).
 pub const MAX_BATCH: usize = 32;
 
@@ -145,6 +150,9 @@ pub struct Stats {
     pub megaflows_installed: u64,
     pub megaflows_evicted: u64,
     pub emc_inserts: u64,
+    /// Credits dropped because [`FastPath::take_credits`] was not called for
+    /// [`MAX_PENDING`] removals (their packets are missing from rule counters).
+    pub credits_dropped: u64,
 }
 
 /// The answer for one packet.
@@ -391,7 +399,7 @@ impl FastPath {
             }
             None => {
                 // Not cached (no room): credit directly.
-                self.pending.push(Credit {
+                self.push_pending(Credit {
                     rules: self.xlate.rules.as_slice().into(),
                     tables: self.xlate.tables,
                     packets: 1,
@@ -635,7 +643,15 @@ impl FastPath {
             return;
         };
         if let Some(c) = unreported(mf) {
+            self.push_pending(c);
+        }
+    }
+
+    fn push_pending(&mut self, c: Credit) {
+        if self.pending.len() < MAX_PENDING {
             self.pending.push(c);
+        } else {
+            self.stats.credits_dropped += 1;
         }
     }
 
