@@ -8,6 +8,7 @@ use core::ops::Range;
 mod field {
     use core::ops::Range;
     pub const VER_IHL: usize = 0;
+    pub const TOS: usize = 1;
     pub const TOTAL_LEN: Range<usize> = 2..4;
     pub const IDENT: Range<usize> = 4..6;
     pub const FLAGS_FRAG: Range<usize> = 6..8;
@@ -88,6 +89,19 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     #[inline]
     pub fn header_len(&self) -> usize {
         usize::from(self.byte(field::VER_IHL) & 0x0f) * 4
+    }
+    /// The type-of-service byte: DSCP in the top 6 bits, ECN in the low 2.
+    #[inline]
+    pub fn tos(&self) -> u8 {
+        self.byte(field::TOS)
+    }
+    #[inline]
+    pub fn dscp(&self) -> u8 {
+        self.tos() >> 2
+    }
+    #[inline]
+    pub fn ecn(&self) -> u8 {
+        self.tos() & 0x3
     }
     #[inline]
     pub fn total_len(&self) -> u16 {
@@ -187,6 +201,11 @@ mod tests {
         assert_eq!(p.version(), 4);
         assert_eq!(p.header_len(), 20);
         assert_eq!(p.total_len(), 0x73);
+        assert_eq!((p.tos(), p.dscp(), p.ecn()), (0, 0, 0));
+        let mut ef = HDR;
+        ef[1] = 0xb9; // DSCP 46 (EF), ECN 1
+        let q = Ipv4Packet::new_checked(&ef[..]).expect("valid");
+        assert_eq!((q.dscp(), q.ecn()), (46, 1));
         assert_eq!(p.ident(), 0x1234);
         assert_eq!(p.flags_frag(), 0x4000);
         assert!(!p.is_fragment());

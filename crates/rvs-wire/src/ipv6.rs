@@ -78,6 +78,18 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
     pub fn version(&self) -> u8 {
         self.byte(field::VER_TC_FLOW) >> 4
     }
+    /// Traffic class: DSCP in the top 6 bits, ECN in the low 2.
+    #[inline]
+    pub fn traffic_class(&self) -> u8 {
+        (self.byte(0) << 4) | (self.byte(1) >> 4)
+    }
+    /// The 20-bit flow label.
+    #[inline]
+    pub fn flow_label(&self) -> u32 {
+        (u32::from(self.byte(1) & 0x0f) << 16)
+            | (u32::from(self.byte(2)) << 8)
+            | u32::from(self.byte(3))
+    }
     #[inline]
     pub fn payload_len(&self) -> u16 {
         match self.buffer.as_ref().get(field::PAYLOAD_LEN) {
@@ -151,6 +163,12 @@ mod tests {
         let mut h = header(6, 1460);
         let p = Ipv6Packet::new_checked(&h[..]).expect("valid");
         assert_eq!(p.version(), 6);
+        assert_eq!((p.traffic_class(), p.flow_label()), (0x00, 0x12345));
+        let mut tc = header(6, 0);
+        tc[0] = 0x6b;
+        tc[1] = 0x81;
+        let q = Ipv6Packet::new_checked(&tc[..]).expect("valid");
+        assert_eq!((q.traffic_class(), q.flow_label()), (0xb8, 0x12345));
         assert_eq!(
             (p.payload_len(), p.next_header(), p.hop_limit()),
             (1460, 6, 64)
