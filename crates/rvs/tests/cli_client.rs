@@ -48,6 +48,7 @@ impl Drop for TempDir {
     }
 }
 
+#[derive(Debug)]
 struct Outcome {
     code: i32,
     stdout: String,
@@ -300,19 +301,32 @@ fn stale_socket_is_exit_3() {
 
 #[test]
 fn owner_only_socket_gives_permission_hint() {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
     let dir = TempDir::new("perm");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod dir");
     let _listener = UnixListener::bind(dir.socket()).expect("bind");
-    std::fs::set_permissions(dir.socket(), std::fs::Permissions::from_mode(0o000)).expect("chmod");
-    // The superuser ignores file modes; there is nothing to check then.
-    let probe = dir.path().join("probe");
-    std::fs::write(&probe, b"").expect("probe");
-    if std::fs::metadata(&probe).expect("stat").uid() == 0 {
-        eprintln!("running as root: permission check skipped");
-        return;
+    std::fs::set_permissions(dir.socket(), std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    // The superuser ignores file modes, so the client runs as an unprivileged user ("nobody")
+    // from a copy of the binary that user can execute.
+    let bin = dir.path().join("rvs");
+    std::fs::copy(env!("CARGO_BIN_EXE_rvs"), &bin).expect("copy rvs");
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod bin");
+    let mut cmd = Command::new(&bin);
+    cmd.args(["--run-dir", dir.arg(), "show"])
+        .env_remove("RVS_RUN_DIR");
+    // SAFETY: geteuid(2) has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        cmd.uid(65534).gid(65534);
     }
-    let o = run(&["--run-dir", dir.arg(), "show"]);
-    assert_eq!(o.code, 3);
+    let out = cmd.output().expect("run rvs");
+    let o = Outcome {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert_eq!(o.code, 3, "{o:?}");
     let msg = one_error_line(&o);
     assert!(msg.starts_with("permission denied on "), "{msg}");
     assert!(msg.contains("owner-only"), "{msg}");
