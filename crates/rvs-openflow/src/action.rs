@@ -2,7 +2,7 @@
 //!
 //! Every action is a TLV `type(16) | len(16) | body`, with `len` a multiple of 8.
 
-use crate::buf::{pad8, Put, Reader};
+use crate::buf::{decode_feature_id, encode_feature_id, pad8, Put, Reader};
 use crate::error::{BadActionCode, OfError};
 use crate::group::OFPG_MAX;
 use crate::oxm::{OxmContext, OxmField};
@@ -318,34 +318,14 @@ impl ActionId {
     }
 
     pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, OfError> {
-        let action_type = r.u16()?;
-        let len = r.u16()?;
-        if action_type == action_type::EXPERIMENTER {
-            if len < 8 {
-                return Err(r.err());
-            }
-            let experimenter = r.u32()?;
-            r.skip(usize::from(len) - 8)?;
-            Ok(ActionId {
-                action_type,
-                experimenter: Some(experimenter),
-            })
-        } else {
-            if len != 4 {
-                return Err(r.err());
-            }
-            Ok(ActionId::new(action_type))
-        }
+        let (action_type, experimenter) = decode_feature_id(r, action_type::EXPERIMENTER)?;
+        Ok(ActionId {
+            action_type,
+            experimenter,
+        })
     }
 
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
-        out.put_u16(self.action_type);
-        match self.experimenter {
-            Some(e) => {
-                out.put_u16(8);
-                out.put_u32(e);
-            }
-            None => out.put_u16(4),
-        }
+        encode_feature_id(out, self.action_type, self.experimenter);
     }
 }

@@ -179,3 +179,38 @@ impl core::fmt::Display for FixedStr {
         f.write_str(&String::from_utf8_lossy(&self.0))
     }
 }
+
+/// Reads a table-features id entry (`type`, `len`, and for the experimenter type its
+/// experimenter id), as action and instruction ids share that layout.
+pub(crate) fn decode_feature_id(
+    r: &mut Reader<'_>,
+    experimenter_type: u16,
+) -> Result<(u16, Option<u32>), crate::error::OfError> {
+    let id_type = r.u16()?;
+    let len = r.u16()?;
+    if id_type == experimenter_type {
+        if len < 8 {
+            return Err(r.err());
+        }
+        let experimenter = r.u32()?;
+        r.skip(usize::from(len) - 8)?;
+        Ok((id_type, Some(experimenter)))
+    } else {
+        if len != 4 {
+            return Err(r.err());
+        }
+        Ok((id_type, None))
+    }
+}
+
+/// Writes a table-features id entry (see [`decode_feature_id`]).
+pub(crate) fn encode_feature_id(out: &mut Vec<u8>, id_type: u16, experimenter: Option<u32>) {
+    out.put_u16(id_type);
+    match experimenter {
+        Some(e) => {
+            out.put_u16(8);
+            out.put_u32(e);
+        }
+        None => out.put_u16(4),
+    }
+}

@@ -1,7 +1,7 @@
 //! OpenFlow 1.3 instructions (`ofp_instruction_*`).
 
 use crate::action::{actions_len, decode_actions, encode_actions, Action};
-use crate::buf::{pad8, Put, Reader};
+use crate::buf::{decode_feature_id, encode_feature_id, pad8, Put, Reader};
 use crate::error::{BadInstructionCode, OfError};
 
 /// `ofp_instruction_type` values.
@@ -213,34 +213,15 @@ impl InstructionId {
     }
 
     pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, OfError> {
-        let instruction_type = r.u16()?;
-        let len = r.u16()?;
-        if instruction_type == instruction_type::EXPERIMENTER {
-            if len < 8 {
-                return Err(r.err());
-            }
-            let experimenter = r.u32()?;
-            r.skip(usize::from(len) - 8)?;
-            Ok(InstructionId {
-                instruction_type,
-                experimenter: Some(experimenter),
-            })
-        } else {
-            if len != 4 {
-                return Err(r.err());
-            }
-            Ok(InstructionId::new(instruction_type))
-        }
+        let (instruction_type, experimenter) =
+            decode_feature_id(r, instruction_type::EXPERIMENTER)?;
+        Ok(InstructionId {
+            instruction_type,
+            experimenter,
+        })
     }
 
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
-        out.put_u16(self.instruction_type);
-        match self.experimenter {
-            Some(e) => {
-                out.put_u16(8);
-                out.put_u32(e);
-            }
-            None => out.put_u16(4),
-        }
+        encode_feature_id(out, self.instruction_type, self.experimenter);
     }
 }
