@@ -162,6 +162,9 @@ pub enum Request {
         /// The other end, for patch ports.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         peer: Option<String>,
+        /// Requested OpenFlow port number (`ofport_request`); rvsd picks one when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ofport: Option<u32>,
     },
     SetPort {
         bridge: String,
@@ -186,6 +189,126 @@ pub enum Request {
     PortStats {
         bridge: String,
     },
+    /// OpenFlow messages for a bridge, handled like those of a controller connection with
+    /// role equal (the way `ovs-ofctl` talks to a bridge's management socket). Each element
+    /// is one whole encoded message; the reply holds every message the switch answered,
+    /// in order (errors included, as OFPT_ERROR messages).
+    OpenFlow {
+        bridge: String,
+        messages: Vec<HexBytes>,
+    },
+    /// Controller targets (`tcp:IP:PORT`, `ptcp:PORT[:IP]`); an empty list is del-controller.
+    SetController {
+        bridge: String,
+        targets: Vec<String>,
+    },
+    SetFailMode {
+        bridge: String,
+        mode: FailMode,
+    },
+    /// Sets the datapath id (16 hex digits at most, not all zero).
+    SetDpid {
+        bridge: String,
+        dpid: u64,
+    },
+    /// Explains what the bridge does with a packet: `flow` is a match in ovs-ofctl syntax
+    /// (`in_port=1,tcp,tp_dst=80`) or `packet` a whole frame.
+    Trace {
+        bridge: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        flow: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        packet: Option<HexBytes>,
+        /// The ingress port by name or number when `packet` is given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        in_port: Option<String>,
+    },
+    /// OpenFlow view of a bridge: datapath id, fail mode, controllers and their state,
+    /// ports with their OpenFlow numbers.
+    OfShow {
+        bridge: String,
+    },
+}
+
+/// Bytes carried as a lowercase hex string in JSON.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HexBytes(pub Vec<u8>);
+
+impl Serialize for HexBytes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = String::with_capacity(self.0.len() * 2);
+        for b in &self.0 {
+            out.push_str(&format!("{b:02x}"));
+        }
+        s.serialize_str(&out)
+    }
+}
+
+impl<'de> Deserialize<'de> for HexBytes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_hex(&s)
+            .map(HexBytes)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parses hex digits, ignoring whitespace and an optional `0x`.
+pub fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
+    let s = s.trim();
+    let s = s.strip_prefix("0x").unwrap_or(s);
+    let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    if digits.len() % 2 != 0 {
+        return Err("odd number of hex digits".into());
+    }
+    digits
+        .chunks(2)
+        .map(|p| {
+            let hi = (p[0] as char).to_digit(16);
+            let lo = (p[1] as char).to_digit(16);
+            match (hi, lo) {
+                (Some(h), Some(l)) => Ok((h * 16 + l) as u8),
+                _ => Err(format!(
+                    "'{}' is not a hex byte",
+                    String::from_utf8_lossy(p)
+                )),
+            }
+        })
+        .collect()
+}
+
+/// What a bridge does with packets no controller decided on.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailMode {
+    /// No controller configured, or none connected: the bridge acts as a learning switch
+    /// (`priority=0 actions=NORMAL` in table 0 on a new bridge).
+    #[default]
+    Standalone,
+    /// Keep the installed flows, drop table misses; never fall back to NORMAL.
+    Secure,
+}
+
+impl std::str::FromStr for FailMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "standalone" => Ok(FailMode::Standalone),
+            "secure" => Ok(FailMode::Secure),
+            o => Err(format!(
+                "unknown fail mode '{o}' (expected standalone or secure)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for FailMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FailMode::Standalone => "standalone",
+            FailMode::Secure => "secure",
+        })
+    }
 }
 
 /// The daemon's answer to one request.
@@ -224,6 +347,44 @@ pub enum Response {
     PortStats {
         ports: Vec<PortStats>,
     },
+    /// Replies to [`Request::OpenFlow`], each one whole encoded message.
+    OpenFlow {
+        messages: Vec<HexBytes>,
+    },
+    /// Human-readable trace (one string, lines separated by newlines) plus the final
+    /// datapath actions and megaflow mask for scripts.
+    Trace {
+        text: String,
+        actions: String,
+        megaflow: String,
+    },
+    OfShow {
+        info: OfBridgeInfo,
+    },
+}
+
+/// OpenFlow view of one bridge.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OfBridgeInfo {
+    pub bridge: String,
+    /// 16 hex digits.
+    pub dpid: String,
+    pub fail_mode: FailMode,
+    pub controllers: Vec<ControllerInfo>,
+    /// (OpenFlow port number, port name).
+    pub ports: Vec<(u32, String)>,
+    pub n_flows: u64,
+    pub n_groups: u64,
+    pub n_meters: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ControllerInfo {
+    pub target: String,
+    /// Connected peers (several for a passive target), e.g. `127.0.0.1:40112 role=master`.
+    pub connections: Vec<String>,
+    /// `connected`, `listening`, `connecting`, `backoff 4s: <reason>`.
+    pub state: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -344,6 +505,7 @@ mod tests {
             },
             may_exist: false,
             peer: None,
+            ofport: None,
         });
         let line = serde_json::to_string(&env).expect("serialize");
         assert!(!line.contains('\n'));
@@ -394,5 +556,18 @@ mod tests {
     fn port_kind_parses_only_known_names() {
         assert_eq!("tap".parse::<PortKind>(), Ok(PortKind::Tap));
         assert!("vxlan".parse::<PortKind>().is_err());
+    }
+
+    #[test]
+    fn hex_bytes_roundtrip_and_refuse_garbage() {
+        let r = Response::OpenFlow {
+            messages: vec![HexBytes(vec![4, 0, 0, 8, 0, 0, 0, 1])],
+        };
+        let s = serde_json::to_string(&r).expect("serialize");
+        assert!(s.contains("\"0400000800000001\""), "{s}");
+        assert_eq!(serde_json::from_str::<Response>(&s).expect("parse"), r);
+        assert!(parse_hex("abc").is_err());
+        assert!(parse_hex("zz").is_err());
+        assert_eq!(parse_hex("0x0a 0b").expect("hex"), vec![10, 11]);
     }
 }

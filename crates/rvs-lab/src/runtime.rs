@@ -818,6 +818,7 @@ fn apply(ctl: &Control, action: &Action, undo: &mut Vec<Undo>) -> Result<Outcome
                     vlan: vlan.clone(),
                     may_exist: true,
                     peer: peer.clone(),
+                    ofport: None,
                 },
             )?;
             undo.push(Undo::DelPort {

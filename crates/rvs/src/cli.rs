@@ -228,6 +228,9 @@ pub struct AddPortArgs {
     /// The other end of a patch port (a port of type patch on another bridge).
     #[arg(long, value_name = "PORT")]
     pub peer: Option<String>,
+    /// OpenFlow port number to request (1-65279), as ofport_request in Open vSwitch.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=0xfeff))]
+    pub ofport: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
@@ -485,6 +488,7 @@ pub fn to_request(command: &Command) -> Result<Request, String> {
                 vlan,
                 may_exist: a.may_exist,
                 peer,
+                ofport: a.ofport,
             }
         }
         Command::SetPort(a) => {
@@ -739,6 +743,7 @@ mod tests {
                 vlan: VlanSpec::default(),
                 may_exist: false,
                 peer: None,
+                ofport: None,
             }
         );
         assert_eq!(
@@ -790,6 +795,7 @@ mod tests {
                 },
                 may_exist: false,
                 peer: None,
+                ofport: None,
             }
         );
         assert_eq!(
@@ -813,6 +819,7 @@ mod tests {
                 },
                 may_exist: false,
                 peer: None,
+                ofport: None,
             }
         );
     }

@@ -20,6 +20,9 @@ pub fn response_kind(response: &Response) -> &'static str {
         Response::Show { .. } => "show",
         Response::Fdb { .. } => "fdb",
         Response::PortStats { .. } => "port-stats",
+        Response::OpenFlow { .. } => "open-flow",
+        Response::Trace { .. } => "trace",
+        Response::OfShow { .. } => "of-show",
     }
 }
 
@@ -256,6 +259,9 @@ pub fn render(
         Response::Show { bridges } => show(bridges),
         Response::Fdb { entries, summary } => fdb(entries) + &fdb_summary(summary),
         Response::PortStats { ports } => port_stats(ports),
+        // Formatted by the OpenFlow commands themselves.
+        Response::OpenFlow { .. } | Response::OfShow { .. } => String::new(),
+        Response::Trace { text, .. } => text.clone(),
     })
 }
 

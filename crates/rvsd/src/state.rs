@@ -425,6 +425,7 @@ impl State {
                 vlan,
                 may_exist,
                 peer,
+                ofport: _,
             } => self.add_port(bridge, name, kind, vlan, may_exist, peer),
             Request::SetPort {
                 bridge,
@@ -459,6 +460,14 @@ impl State {
                 Ok(Response::Done)
             }
             Request::PortStats { bridge } => self.port_stats(bridge),
+            Request::OpenFlow { .. }
+            | Request::SetController { .. }
+            | Request::SetFailMode { .. }
+            | Request::SetDpid { .. }
+            | Request::Trace { .. }
+            | Request::OfShow { .. } => {
+                Err(ApiError::invalid("OpenFlow is not wired into rvsd yet"))
+            }
         }
     }
 
