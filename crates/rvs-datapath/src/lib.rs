@@ -29,8 +29,10 @@
 pub mod bridge;
 pub mod counters;
 pub mod datapath;
+mod flowx_stub;
 pub mod mac_table;
 pub mod offload;
+pub mod openflow;
 pub mod packet;
 pub mod port;
 pub mod ports;
