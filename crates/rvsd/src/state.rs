@@ -148,7 +148,29 @@ fn discard(opened: Opened) {
 impl State {
     /// Loads nothing itself: `config` was read by the caller. Creates the bridges and
     /// attaches every port it can; the others are retried later.
-    pub fn new(config: Config, db: PathBuf, worker: WorkerHandle) -> State {
+    pub fn new(mut config: Config, db: PathBuf, worker: WorkerHandle) -> State {
+        // Databases from before OpenFlow numbers: give every port one, once.
+        let mut numbered = false;
+        for bc in config.bridges.values_mut() {
+            let names: Vec<String> = bc
+                .ports
+                .iter()
+                .filter(|(_, p)| p.ofport.is_none())
+                .map(|(n, _)| n.clone())
+                .collect();
+            for n in names {
+                let free = bc.free_ofport();
+                if let Some(p) = bc.ports.get_mut(&n) {
+                    p.ofport = Some(free);
+                    numbered = true;
+                }
+            }
+        }
+        if numbered {
+            if let Err(e) = config.save(&db) {
+                tracing::warn!("cannot save OpenFlow port numbers: {e:#}");
+            }
+        }
         let mut st = State {
             config,
             db,
@@ -425,8 +447,8 @@ impl State {
                 vlan,
                 may_exist,
                 peer,
-                ofport: _,
-            } => self.add_port(bridge, name, kind, vlan, may_exist, peer),
+                ofport,
+            } => self.add_port(bridge, name, kind, vlan, may_exist, peer, ofport),
             Request::SetPort {
                 bridge,
                 name,
@@ -580,9 +602,30 @@ impl State {
         vlan: VlanSpec,
         may_exist: bool,
         peer: Option<String>,
+        ofport: Option<u32>,
     ) -> ApiResult {
         check_name("port", &name)?;
         let vlan = vlan.validated().map_err(ApiError::invalid)?;
+        if let Some(n) = ofport {
+            if !(1..=0xfeff).contains(&n) {
+                return Err(ApiError::invalid(format!(
+                    "OpenFlow port number {n} is outside 1-65279"
+                )));
+            }
+            if let Some((other, _)) = self
+                .config
+                .bridges
+                .get(&bridge)
+                .and_then(|b| b.ports.iter().find(|(_, p)| p.ofport == Some(n)))
+            {
+                if *other != name || !may_exist {
+                    return Err(ApiError::new(
+                        ErrorKind::AlreadyExists,
+                        format!("OpenFlow port {n} of bridge '{bridge}' is already port '{other}'"),
+                    ));
+                }
+            }
+        }
         match (kind, &peer) {
             (PortKind::Patch, None) => {
                 return Err(ApiError::invalid(
@@ -614,8 +657,16 @@ impl State {
                 format!("'{name}' is already the name of a bridge"),
             ));
         }
+        let ofport = match ofport {
+            Some(n) => n,
+            None => self
+                .config
+                .bridges
+                .get(&bridge)
+                .map_or(1, BridgeConfig::free_ofport),
+        };
         if kind == PortKind::Patch {
-            return self.add_patch_port(bridge, name, vlan, peer);
+            return self.add_patch_port(bridge, name, vlan, peer, ofport);
         }
         let opened = open_port(&name, kind, None)?;
         let netns = opened.netns.clone();
@@ -629,6 +680,7 @@ impl State {
                 None
             },
             peer: None,
+            ofport: Some(ofport),
         };
         if let Some(b) = next.bridges.get_mut(&bridge) {
             b.ports.insert(name.clone(), pc);
@@ -663,6 +715,7 @@ impl State {
         name: String,
         vlan: VlanSpec,
         peer: Option<String>,
+        ofport: u32,
     ) -> ApiResult {
         if let Some(p) = peer.as_deref() {
             if let Some((_, ppc)) = self.config.find_port(p) {
@@ -678,6 +731,7 @@ impl State {
             vlan,
             netns: None,
             peer,
+            ofport: Some(ofport),
         };
         let mut next = self.config.clone();
         if let Some(b) = next.bridges.get_mut(&bridge) {
