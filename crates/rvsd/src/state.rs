@@ -26,6 +26,9 @@ use rvs_datapath::{BridgeId, Port, PortId};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+mod of;
+pub use of::OfInput;
+
 /// Bounds shared with the CLI.
 pub const MAC_AGING_RANGE: std::ops::RangeInclusive<u32> = 10..=1_000_000;
 pub const MAC_TABLE_SIZE_RANGE: std::ops::RangeInclusive<u32> = 1..=1_000_000;
@@ -47,6 +50,10 @@ pub struct State {
     worker: WorkerHandle,
     bridge_ids: HashMap<String, BridgeId>,
     ports: HashMap<String, PortRun>,
+    /// OpenFlow side of each bridge.
+    of: HashMap<String, of::OfBridge>,
+    /// Where controller events and packet-ins go (the server loop).
+    of_tx: tokio::sync::mpsc::Sender<OfInput>,
 }
 
 fn worker_gone() -> ApiError {
@@ -148,7 +155,18 @@ fn discard(opened: Opened) {
 impl State {
     /// Loads nothing itself: `config` was read by the caller. Creates the bridges and
     /// attaches every port it can; the others are retried later.
-    pub fn new(mut config: Config, db: PathBuf, worker: WorkerHandle) -> State {
+    pub fn new(
+        mut config: Config,
+        db: PathBuf,
+        worker: WorkerHandle,
+        of_tx: tokio::sync::mpsc::Sender<OfInput>,
+    ) -> State {
+        let sink_tx = of_tx.clone();
+        let _ = worker.call(move |w| {
+            w.datapath().set_packet_in_sink(Some(Box::new(move |ev| {
+                sink_tx.try_send(OfInput::PacketIn(ev)).is_ok()
+            })))
+        });
         // Databases from before OpenFlow numbers: give every port one, once.
         let mut numbered = false;
         for bc in config.bridges.values_mut() {
@@ -177,6 +195,8 @@ impl State {
             worker,
             bridge_ids: HashMap::new(),
             ports: HashMap::new(),
+            of: HashMap::new(),
+            of_tx,
         };
         let bridges: Vec<(String, BridgeConfig)> = st
             .config
@@ -193,6 +213,7 @@ impl State {
                 st.ports.insert(pname.clone(), PortRun::default());
                 st.attach_configured(&name, pname, pc);
             }
+            st.of_start(&name);
         }
         st
     }
@@ -421,9 +442,22 @@ impl State {
         for (b, p, pc) in down {
             self.attach_configured(&b, &p, &pc);
         }
+        self.of_reconcile();
     }
 
     pub fn handle(&mut self, req: Request) -> ApiResult {
+        let changes_ports = matches!(
+            req,
+            Request::AddPort { .. } | Request::DelPort { .. } | Request::SetPort { .. }
+        );
+        let r = self.dispatch(req);
+        if changes_ports {
+            self.of_reconcile();
+        }
+        r
+    }
+
+    fn dispatch(&mut self, req: Request) -> ApiResult {
         match req {
             Request::Ping => Ok(Response::Pong {
                 daemon_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -531,8 +565,11 @@ impl State {
         }
         let mut next = self.config.clone();
         next.bridges.insert(name.clone(), bc.clone());
+        // A log left by an earlier bridge of this name is not this bridge's.
+        self.of_stop(&name, true);
         self.commit(next)?;
         self.create_bridge(&name, &bc)?;
+        self.of_start(&name);
         tracing::info!(bridge = %name, "bridge added");
         Ok(Response::Done)
     }
@@ -548,6 +585,7 @@ impl State {
         let mut next = self.config.clone();
         let removed = next.bridges.remove(&name).unwrap_or_default();
         self.commit(next)?;
+        self.of_stop(&name, true);
         if let Some(bid) = self.bridge_ids.remove(&name) {
             let mut ports = self
                 .worker
@@ -953,7 +991,11 @@ impl State {
     }
 
     /// Stops the datapath thread (ports are closed; devices are kept).
-    pub fn shutdown(self) {
+    pub fn shutdown(mut self) {
+        let names: Vec<String> = self.of.keys().cloned().collect();
+        for n in names {
+            self.of_stop(&n, false);
+        }
         self.worker.shutdown();
     }
 }
