@@ -23,6 +23,7 @@
 
 pub mod cache;
 pub mod classifier;
+pub mod group;
 pub mod hash;
 pub mod key;
 pub mod pipeline;
