@@ -26,6 +26,8 @@ pub mod classifier;
 pub mod group;
 pub mod hash;
 pub mod key;
+pub mod meter;
+pub mod modify;
 pub mod pipeline;
 mod trie;
 mod tss;
