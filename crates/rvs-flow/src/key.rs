@@ -333,6 +333,40 @@ impl FlowKey {
     pub fn hash(&self) -> u64 {
         crate::hash::hash_words(&self.w)
     }
+
+    /// Hash of the flow for select groups: the 5-tuple (addresses, `ip_proto`, L4
+    /// ports) of IP packets, else the Ethernet addresses, type and VLAN. Fields outside
+    /// the flow (in_port, metadata, TTL, TCP flags) are left out, so every packet of a
+    /// connection takes the same bucket.
+    pub fn flow_hash(&self) -> u64 {
+        use crate::hash::{finish, mix, start};
+        let w = &self.w;
+        let word = |i: usize| w.get(i).copied().unwrap_or(0);
+        let mut h = start();
+        match self.eth_type() {
+            ETH_IPV4 | ETH_IPV6 => {
+                let l4 = self.get(loc::TP_SRC) << 16 | self.get(loc::TP_DST);
+                h = mix(h, u64::from(self.ip_proto()) << 32 | l4);
+                if self.eth_type() == ETH_IPV4 {
+                    h = mix(h, word(5));
+                } else {
+                    for i in 6..10 {
+                        h = mix(h, word(i));
+                    }
+                }
+            }
+            _ => {
+                h = mix(h, self.eth_dst());
+                h = mix(h, self.eth_src());
+                h = mix(
+                    h,
+                    u64::from(self.eth_type()) << 16 | u64::from(self.vlan_tci() & 0x0fff),
+                );
+                h = mix(h, word(5));
+            }
+        }
+        finish(h)
+    }
 }
 
 impl FlowMask {
@@ -557,6 +591,72 @@ pub fn match_to_key(m: &Match) -> Result<(FlowKey, FlowMask), OfError> {
         }
     }
     Ok((key.masked(&mask), mask))
+}
+
+/// A key with exactly the fields of `m` (masked bits only) plus what their
+/// prerequisites imply: `tcp_dst` alone gives `eth_type` 0x0800 and `ip_proto` 6,
+/// `ipv6_nd_target` gives 0x86dd, 58 and ICMPv6 type 135, `vlan_pcp` a tag. Prerequisites
+/// the match itself sets win (`eth_type` 0x86dd with `tcp_dst` stays IPv6). For
+/// `ofproto/trace`-style requests given as a match.
+pub fn key_from_match(m: &Match) -> Result<FlowKey, OfError> {
+    use rvs_openflow::oxm::Prereq;
+    let (mut key, mask) = match_to_key(m)?;
+    let unset = |l: Loc| mask.get(l) == 0;
+    // Deepest prerequisites first: each one may imply the next.
+    for f in &m.fields {
+        if let Prereq::Icmpv6Type(types) = f.id().prereq() {
+            if unset(loc::ICMP_TYPE) {
+                key.set(
+                    loc::ICMP_TYPE,
+                    u64::from(types.first().copied().unwrap_or(0)),
+                );
+            }
+            if unset(loc::IP_PROTO) {
+                key.set_ip_proto(PROTO_ICMPV6);
+            }
+        }
+    }
+    let ip_proto = if unset(loc::IP_PROTO) {
+        m.fields.iter().find_map(|f| match f.id().prereq() {
+            Prereq::IpProto(p) => Some(p),
+            _ => None,
+        })
+    } else {
+        Some(key.ip_proto())
+    };
+    if let Some(p) = ip_proto {
+        key.set_ip_proto(p);
+    }
+    if unset(loc::ETH_TYPE) {
+        // A field allowing one type decides (ipv6_src); else ICMPv6 means IPv6; else
+        // the first type a field allows (ip_dscp: IPv4), IPv4 for bare L4 fields.
+        let allowed = || {
+            m.fields.iter().filter_map(|f| match f.id().prereq() {
+                Prereq::EthType(types) => Some(types),
+                _ => None,
+            })
+        };
+        let eth_type = allowed()
+            .find(|t| t.len() == 1)
+            .and_then(|t| t.first().copied())
+            .or(match ip_proto {
+                Some(PROTO_ICMPV6) => Some(ETH_IPV6),
+                _ => None,
+            })
+            .or_else(|| allowed().find_map(|t| t.first().copied()))
+            .or(ip_proto.map(|_| ETH_IPV4));
+        if let Some(t) = eth_type {
+            key.set_eth_type(t);
+        }
+    }
+    let needs_tag = m
+        .fields
+        .iter()
+        .any(|f| f.id().prereq() == Prereq::VlanPresent);
+    if needs_tag && key.vlan_tci() & VLAN_PRESENT == 0 {
+        key.set_vlan_tci(key.vlan_tci() | VLAN_PRESENT);
+    }
+    Ok(key)
 }
 
 /// Applies a set-field action to a key. In-port and fields rvs does not match are

@@ -23,8 +23,11 @@
 
 pub mod cache;
 pub mod classifier;
+pub mod group;
 pub mod hash;
 pub mod key;
+pub mod meter;
+pub mod modify;
 pub mod pipeline;
 mod trie;
 mod tss;
