@@ -29,7 +29,6 @@
 pub mod bridge;
 pub mod counters;
 pub mod datapath;
-mod flowx_stub;
 pub mod mac_table;
 pub mod offload;
 pub mod openflow;

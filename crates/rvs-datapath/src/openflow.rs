@@ -28,16 +28,14 @@
 use crate::bridge::{Bridge, PortRuntime, TagEdit, TxDesc};
 use crate::counters::DropReason;
 use crate::datapath::BridgeId;
-use crate::flowx_stub::group::GroupTable;
-use crate::flowx_stub::meter::{MeterTable, MeterVerdict};
-#[allow(unused_imports)]
-use crate::flowx_stub::FlowHash;
 use crate::mac_table::Millis;
 use crate::offload;
 use crate::packet::{FrameRef, OwnedFrames, RxBatch, OWNED_BIT};
 use crate::PortId;
 use rvs_flow::cache::{Config as FastPathConfig, FastPath};
 use rvs_flow::classifier::{Credit, FlowTables};
+use rvs_flow::group::GroupTable;
+use rvs_flow::meter::{MeterTable, MeterVerdict};
 use rvs_flow::pipeline::DpAction;
 use rvs_flow::{extract, FlowKey};
 use rvs_openflow::message::PacketInReason;
@@ -504,7 +502,7 @@ fn run(
                     MeterVerdict::Remark { prec_level } => {
                         ex.writable(cur)?;
                         if let Some((buf, _)) = ex.owned.get_mut(cur.id & !OWNED_BIT) {
-                            crate::flowx_stub::modify::dscp_remark(buf, prec_level);
+                            rvs_flow::modify::dscp_remark(buf, prec_level);
                         }
                     }
                 }
@@ -518,14 +516,14 @@ fn run(
                     return Err(DropReason::RewriteOverflow);
                 };
                 let before = buf.len();
-                match crate::flowx_stub::modify::apply(buf, header, vnet.needs_csum()) {
+                match rvs_flow::modify::apply(buf, header, vnet.needs_csum()) {
                     Ok(()) => {
                         let delta = buf.len() as isize - before as isize;
                         if delta != 0 {
                             *vnet = vnet.shifted(delta as i16);
                         }
                     }
-                    Err(crate::flowx_stub::modify::ModifyError::TtlExpired) => {
+                    Err(rvs_flow::modify::ModifyError::TtlExpired) => {
                         return Err(DropReason::TtlExpired)
                     }
                     // A field the packet does not have: OpenFlow leaves such packets alone

@@ -9,7 +9,9 @@ use rvs_datapath::{BridgeId, Datapath, DropReason, PortId};
 use rvs_flow::classifier::FlowTables;
 use rvs_flow::pipeline::DpAction;
 use rvs_openflow::action::Action;
+use rvs_openflow::group::{Bucket, GroupMod, GroupModCommand, GroupType};
 use rvs_openflow::message::PacketInReason;
+use rvs_openflow::meter::{meter_flags, MeterBand, MeterMod, MeterModCommand};
 use rvs_openflow::{FlowMod, Instruction, Match, OxmField, PortNo};
 use std::sync::{Arc, Mutex};
 
@@ -53,6 +55,8 @@ struct Rig {
     br: BridgeId,
     ports: Vec<(PortId, MemoryPortHandle)>,
     tables: FlowTables,
+    groups: rvs_flow::group::GroupTable,
+    meters: rvs_flow::meter::MeterTable,
     version: u64,
     packet_ins: Arc<Mutex<Vec<PacketIn>>>,
     config: Vec<u32>,
@@ -82,6 +86,8 @@ impl Rig {
             br,
             ports,
             tables: FlowTables::new(),
+            groups: Default::default(),
+            meters: Default::default(),
             version: 0,
             packet_ins,
             config: vec![0; n],
@@ -101,8 +107,8 @@ impl Rig {
         self.version += 1;
         let cfg = OfConfig {
             flows: self.tables.snapshot(),
-            groups: Default::default(),
-            meters: Default::default(),
+            groups: Arc::new(self.groups.clone()),
+            meters: Arc::new(self.meters.clone()),
             ports: self
                 .ports
                 .iter()
@@ -318,4 +324,185 @@ fn garbage_frames_are_counted_not_fatal() {
     f.truncate(20);
     r.send(1, &f);
     assert_eq!(r.sent(2).len(), 1);
+}
+
+fn group(id: u32, kind: GroupType, buckets: Vec<Bucket>) -> GroupMod {
+    GroupMod {
+        command: GroupModCommand::Add,
+        group_type: kind,
+        group_id: id,
+        buckets,
+    }
+}
+
+fn weighted(w: u16, port: u32) -> Bucket {
+    let mut b = Bucket::new(vec![out(port)]);
+    b.weight = w;
+    b
+}
+
+#[test]
+fn select_group_spreads_flows_and_keeps_each_flow_on_one_port() {
+    let mut r = Rig::new(4);
+    r.groups
+        .apply(&group(
+            7,
+            GroupType::Select,
+            vec![weighted(1, 2), weighted(1, 3), weighted(1, 4)],
+        ))
+        .expect("group");
+    r.add(1, Match::new(), vec![Action::Group(7)]);
+    r.publish();
+    let mut per_port = [0usize; 5];
+    for flow in 0..60u16 {
+        // Each flow twice: both packets must leave on the same port.
+        for _ in 0..2 {
+            r.send(1, &ipv4(1, 9, 17, 1000 + flow, 53));
+        }
+        let mut got = Vec::new();
+        for p in 2..=4 {
+            let n = r.sent(p).len();
+            if n > 0 {
+                got.push((p, n));
+            }
+        }
+        assert_eq!(got.len(), 1, "flow {flow} went to {got:?}");
+        assert_eq!(got[0].1, 2);
+        per_port[got[0].0] += 1;
+    }
+    for p in 2..=4 {
+        assert!(per_port[p] >= 8, "port {p} got {} of 60 flows", per_port[p]);
+    }
+    let g = r.groups.get(7).expect("group");
+    assert_eq!(g.counts().0, 120, "group counted every packet");
+}
+
+#[test]
+fn all_group_copies_and_fast_failover_follows_liveness() {
+    let mut r = Rig::new(4);
+    r.groups
+        .apply(&group(
+            1,
+            GroupType::All,
+            vec![Bucket::new(vec![out(2)]), Bucket::new(vec![out(3)])],
+        ))
+        .expect("all group");
+    let mut b1 = Bucket::new(vec![out(2)]);
+    b1.watch_port = PortNo(2);
+    let mut b2 = Bucket::new(vec![out(4)]);
+    b2.watch_port = PortNo(4);
+    r.groups
+        .apply(&group(2, GroupType::FastFailover, vec![b1, b2]))
+        .expect("ff group");
+    let m1 = Match::new().with(OxmField::InPort(PortNo(1)));
+    r.add(1, m1, vec![Action::Group(1)]);
+    let m3 = Match::new().with(OxmField::InPort(PortNo(3)));
+    r.add(1, m3, vec![Action::Group(2)]);
+    r.publish();
+    r.send(1, &ipv4(1, 9, 17, 1, 1));
+    assert_eq!(
+        (r.sent(2).len(), r.sent(3).len()),
+        (1, 1),
+        "all: both buckets"
+    );
+    r.send(3, &ipv4(3, 9, 17, 1, 1));
+    assert_eq!((r.sent(2).len(), r.sent(4).len()), (1, 0), "ff: first live");
+    // Port 2 goes away: fast-failover moves to port 4.
+    let (id2, _) = r.ports[1];
+    assert!(r.dp.del_port(id2).is_some());
+    r.send(3, &ipv4(3, 9, 17, 1, 1));
+    assert_eq!(r.sent(4).len(), 1, "ff: failed over");
+}
+
+#[test]
+fn meter_drops_over_the_rate() {
+    let mut r = Rig::new(2);
+    r.meters
+        .apply(
+            &MeterMod {
+                command: MeterModCommand::Add,
+                flags: meter_flags::PKTPS | meter_flags::BURST,
+                meter_id: 1,
+                bands: vec![MeterBand::Drop {
+                    rate: 10,
+                    burst_size: 10,
+                }],
+            },
+            rvs_datapath::openflow::mono_ns(),
+        )
+        .expect("meter");
+    r.tables
+        .apply(
+            &FlowMod::add(
+                1,
+                Match::new(),
+                vec![
+                    Instruction::Meter(1),
+                    Instruction::ApplyActions(vec![out(2)]),
+                ],
+            ),
+            0,
+        )
+        .expect("flow");
+    r.publish();
+    // 200 packets at once: the burst passes, the rest is over 10 pkt/s.
+    for i in 0..200u16 {
+        r.send(1, &ipv4(1, 2, 17, i, 1));
+    }
+    let passed = r.sent(2).len();
+    assert!((10..=25).contains(&passed), "passed {passed}");
+    assert_eq!(r.drops(1, DropReason::Meter) as usize, 200 - passed);
+}
+
+#[test]
+fn set_field_and_vlan_push_rewrite_a_copy() {
+    let mut r = Rig::new(3);
+    r.add(
+        1,
+        Match::new().with(OxmField::InPort(PortNo(1))),
+        vec![
+            out(3),
+            Action::SetField(OxmField::EthDst(rvs_openflow::oxm::Masked::exact([
+                0x02, 0, 0, 0, 0, 0xaa,
+            ]))),
+            Action::PushVlan(0x8100),
+            Action::SetField(OxmField::VlanVid(rvs_openflow::oxm::Masked::exact(
+                0x1000 | 42,
+            ))),
+            out(2),
+        ],
+    );
+    r.publish();
+    let f = ipv4(1, 9, 17, 1, 1);
+    r.send(1, &f);
+    assert_eq!(
+        r.sent(3),
+        vec![f.clone()],
+        "output before the rewrite: as received"
+    );
+    let got = r.sent(2);
+    assert_eq!(got.len(), 1);
+    let g = &got[0];
+    assert_eq!(&g[..6], &[0x02, 0, 0, 0, 0, 0xaa]);
+    assert_eq!(&g[12..16], &[0x81, 0x00, 0x00, 42]);
+    assert_eq!(&g[16..], &f[12..]);
+}
+
+#[test]
+fn dec_ttl_to_zero_drops() {
+    let mut r = Rig::new(2);
+    r.add(
+        1,
+        Match::new().with(OxmField::EthType(0x0800)),
+        vec![Action::DecNwTtl, out(2)],
+    );
+    r.publish();
+    let mut f = ipv4(1, 2, 17, 1, 1);
+    r.send(1, &f);
+    let got = r.sent(2);
+    assert_eq!(got[0][22], 63, "ttl decremented");
+    f[22] = 1;
+    r.send(1, &f);
+    assert!(r.sent(2).is_empty());
+    assert_eq!(r.drops(1, DropReason::TtlExpired), 1);
 }

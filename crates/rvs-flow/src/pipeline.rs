@@ -507,9 +507,9 @@ pub fn trace(tables: &FlowTables, key: &FlowKey) -> Trace {
 /// an output to a standard port is kept even if it is the packet's ingress port (the
 /// datapath drops that case, as OpenFlow asks), and a controller output has reason
 /// `ACTION`, table 0 and cookie all-ones ("no flow entry"). Output to `TABLE` (packet-out
-/// only: run the packet through the tables) and `ANY`, and actions rvs refuses (PBB,
-/// experimenter, set-field on an unsettable field) produce nothing; callers that accept
-/// `TABLE` look for it in the OpenFlow actions.
+/// only: run the packet through the tables) becomes `Output(OFPP_TABLE)` for the datapath
+/// to recognise; `ANY`, and actions rvs refuses (PBB, experimenter, set-field on an
+/// unsettable field) produce nothing.
 pub fn actions_to_dp(actions: &[Action]) -> Vec<DpAction> {
     let mut t = Translation::default();
     let mut x = Exec {
@@ -523,6 +523,10 @@ pub fn actions_to_dp(actions: &[Action]) -> Vec<DpAction> {
         miss: false,
     };
     for a in actions {
+        if matches!(a, Action::Output { port, .. } if *port == PortNo::TABLE) {
+            x.out.actions.push(DpAction::Output(PortNo::TABLE.0));
+            continue;
+        }
         x.apply(a, Some(origin));
     }
     t.actions
