@@ -68,10 +68,7 @@ impl<'a> Piece<'a> {
     /// Splits at the first occurrence of `sep`.
     pub fn split_once(&self, sep: &str) -> Option<(Piece<'a>, Piece<'a>)> {
         let i = self.text.find(sep)?;
-        Some((
-            self.slice(0, i),
-            self.slice(i + sep.len(), self.text.len()),
-        ))
+        Some((self.slice(0, i), self.slice(i + sep.len(), self.text.len())))
     }
 }
 
@@ -116,6 +113,7 @@ pub(crate) fn split_top(whole: Piece<'_>) -> Result<Vec<Piece<'_>>, SyntaxError>
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -133,21 +131,36 @@ mod tests {
             texts("a=1, b(c,d) ,e"),
             vec![(0, "a=1"), (5, "b(c,d)"), (13, "e")]
         );
-        assert!(split_top(Piece { pos: 0, text: "a(b" }).is_err());
+        assert!(split_top(Piece {
+            pos: 0,
+            text: "a(b"
+        })
+        .is_err());
         assert_eq!(
-            split_top(Piece { pos: 3, text: "a)b" }).unwrap_err().pos,
+            split_top(Piece {
+                pos: 3,
+                text: "a)b"
+            })
+            .unwrap_err()
+            .pos,
             4
         );
     }
 
     #[test]
     fn key_value_forms() {
-        let p = Piece { pos: 10, text: "output(port=1)" };
+        let p = Piece {
+            pos: 10,
+            text: "output(port=1)",
+        };
         let (k, v) = p.key_value();
         assert_eq!(k.text, "output");
         let v = v.unwrap();
         assert_eq!((v.pos, v.text), (17, "port=1"));
-        let p = Piece { pos: 0, text: "dl_src:00:11:22:33:44:55" };
+        let p = Piece {
+            pos: 0,
+            text: "dl_src:00:11:22:33:44:55",
+        };
         assert_eq!(p.key_value().1.unwrap().text, "00:11:22:33:44:55");
     }
 }

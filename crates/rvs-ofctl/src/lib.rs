@@ -37,9 +37,8 @@ mod value;
 pub use parse::{parse_actions, parse_flow, parse_group, parse_match, parse_meter};
 pub use print::{
     format_actions, format_flow_mod, format_flow_stats, format_group_desc, format_group_mod,
-    format_group_stats, format_instructions, format_match, format_meter_config,
-    format_meter_mod, format_meter_stats, format_port_desc, format_port_stats,
-    format_table_stats,
+    format_group_stats, format_instructions, format_match, format_meter_config, format_meter_mod,
+    format_meter_stats, format_port_desc, format_port_stats, format_table_stats,
 };
 
 use std::fmt;
@@ -107,6 +106,7 @@ impl fmt::Display for SyntaxError {
 impl std::error::Error for SyntaxError {}
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -7,7 +7,9 @@ use crate::value::{
 };
 use crate::SyntaxError;
 use rvs_openflow::action::OFPCML_NO_BUFFER;
-use rvs_openflow::group::{Bucket, GroupMod, GroupModCommand, GroupType, OFPG_ALL, OFPG_ANY, OFPG_MAX};
+use rvs_openflow::group::{
+    Bucket, GroupMod, GroupModCommand, GroupType, OFPG_ALL, OFPG_ANY, OFPG_MAX,
+};
 use rvs_openflow::instruction::OFPTT_ALL;
 use rvs_openflow::message::flow_mod_flags;
 use rvs_openflow::meter::{meter_flags, MeterBand, MeterMod, MeterModCommand, OFPM_ALL, OFPM_MAX};
@@ -272,7 +274,11 @@ impl Context {
 }
 
 /// The OXM value of `id` from text; `allow_mask` is false in `set_field`.
-fn parse_oxm(id: OxmFieldId, v: &Piece<'_>, allow_mask: bool) -> Result<Option<OxmField>, SyntaxError> {
+fn parse_oxm(
+    id: OxmFieldId,
+    v: &Piece<'_>,
+    allow_mask: bool,
+) -> Result<Option<OxmField>, SyntaxError> {
     use OxmFieldId as O;
     let text = v.text;
     let err = |m: String| v.err(m);
@@ -298,7 +304,11 @@ fn parse_oxm(id: OxmFieldId, v: &Piece<'_>, allow_mask: bool) -> Result<Option<O
             }
         }
     };
-    let full = if bits >= 64 { u64::MAX } else { (1u64 << bits) - 1 };
+    let full = if bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    };
     let mac_masked = || -> Result<Option<Masked<[u8; 6]>>, SyntaxError> {
         match text.split_once('/') {
             None => Ok(Some(Masked::exact(parse_mac(text).map_err(err)?))),
@@ -505,6 +515,22 @@ impl MatchBuilder {
     }
 
     fn finish(mut self) -> Result<Match, SyntaxError> {
+        // A priority without a VID means "tagged, any VID" (as ovs-ofctl).
+        let pcp_at = self
+            .fields
+            .iter()
+            .find(|(f, _, _)| f.id() == OxmFieldId::VlanPcp)
+            .map(|(_, pos, len)| (*pos, *len));
+        if let Some((pos, len)) = pcp_at {
+            if !self
+                .fields
+                .iter()
+                .any(|(f, _, _)| f.id() == OxmFieldId::VlanVid)
+            {
+                let present = Masked::new(OFPVID_PRESENT, OFPVID_PRESENT);
+                self.fields.push((OxmField::VlanVid(present), pos, len));
+            }
+        }
         let ctx = self.context();
         for (f, pos, len) in &self.fields {
             if let Some(why) = ctx.missing_prereq(f.id()) {
@@ -618,7 +644,11 @@ const FLOW_KEYS: &[&str] = &[
 /// (`OFPTT_ALL`) for delete, no cookie filter, `out_port`/`out_group` any. A cookie
 /// without mask is the new cookie for add and modify, and an exact cookie filter for
 /// delete. Add and modify need `actions=`; delete refuses it.
-pub fn parse_flow(text: &str, command: FlowModCommand, strict: bool) -> Result<FlowMod, SyntaxError> {
+pub fn parse_flow(
+    text: &str,
+    command: FlowModCommand,
+    strict: bool,
+) -> Result<FlowMod, SyntaxError> {
     let command = match (command, strict) {
         (FlowModCommand::Modify, true) => FlowModCommand::ModifyStrict,
         (FlowModCommand::Delete, true) => FlowModCommand::DeleteStrict,
@@ -835,13 +865,7 @@ fn instructions_from(text: Piece<'_>, ctx: &Context) -> Result<Vec<Instruction>,
                     ),
                     None => (parse_u64(v.text).map_err(|e| v.err(e))?, u64::MAX),
                 };
-                out.push((
-                    4,
-                    Instruction::WriteMetadata {
-                        metadata: m,
-                        mask,
-                    },
-                ));
+                out.push((4, Instruction::WriteMetadata { metadata: m, mask }));
             }
             "goto_table" => {
                 let v = arg()?;
@@ -1115,11 +1139,7 @@ fn action(p: &Piece<'_>, ctx: &mut Context) -> Result<Vec<Action>, SyntaxError> 
                 Some(17) => OxmField::UdpDst(port),
                 Some(132) if src => OxmField::SctpSrc(port),
                 Some(132) => OxmField::SctpDst(port),
-                _ => {
-                    return Err(key.err(format!(
-                        "{name} needs a tcp, udp or sctp flow"
-                    )))
-                }
+                _ => return Err(key.err(format!("{name} needs a tcp, udp or sctp flow"))),
             };
             vec![set_field(f, p, ctx)?]
         }
@@ -1244,7 +1264,11 @@ pub fn parse_group(text: &str, command: GroupModCommand) -> Result<GroupMod, Syn
         return Err(SyntaxError::new(0, text.len(), "missing group_id"));
     }
     if command == GroupModCommand::Delete && type_seen {
-        return Err(SyntaxError::new(0, text.len(), "del-groups takes only group_id"));
+        return Err(SyntaxError::new(
+            0,
+            text.len(),
+            "del-groups takes only group_id",
+        ));
     }
     Ok(gm)
 }
@@ -1354,13 +1378,25 @@ pub fn parse_meter(text: &str, command: MeterModCommand) -> Result<MeterMod, Syn
             mm.flags |= meter_flags::KBPS;
         }
         if mm.flags & meter_flags::KBPS != 0 && mm.flags & meter_flags::PKTPS != 0 {
-            return Err(SyntaxError::new(0, text.len(), "kbps and pktps exclude each other"));
+            return Err(SyntaxError::new(
+                0,
+                text.len(),
+                "kbps and pktps exclude each other",
+            ));
         }
         if mm.bands.is_empty() {
-            return Err(SyntaxError::new(text.len(), 1, "missing bands=type=...,rate=N"));
+            return Err(SyntaxError::new(
+                text.len(),
+                1,
+                "missing bands=type=...,rate=N",
+            ));
         }
     } else if mm.flags != 0 {
-        return Err(SyntaxError::new(0, text.len(), "del-meters takes only meter=N"));
+        return Err(SyntaxError::new(
+            0,
+            text.len(),
+            "del-meters takes only meter=N",
+        ));
     }
     Ok(mm)
 }
@@ -1429,6 +1465,7 @@ fn bands(items: &[Piece<'_>]) -> Result<Vec<MeterBand>, SyntaxError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
     use rvs_openflow::message::OFP_NO_BUFFER;
@@ -1475,8 +1512,29 @@ mod tests {
             false,
         )
         .unwrap();
-        let types: Vec<u16> = fm.instructions.iter().map(|i| i.instruction_type()).collect();
+        let types: Vec<u16> = fm
+            .instructions
+            .iter()
+            .map(|i| i.instruction_type())
+            .collect();
         assert_eq!(types, vec![6, 4, 5, 3, 2, 1]);
         assert!(parse_flow("actions=goto_table:1,output:2", FlowModCommand::Add, false).is_err());
+        let explicit = parse_flow(
+            "actions=apply_actions(output:1,output:2),goto_table:4",
+            FlowModCommand::Add,
+            false,
+        );
+        let implicit = parse_flow(
+            "actions=output:1,output:2,goto_table:4",
+            FlowModCommand::Add,
+            false,
+        );
+        assert_eq!(explicit, implicit);
+        assert!(parse_flow(
+            "actions=output:3,apply_actions(output:1)",
+            FlowModCommand::Add,
+            false
+        )
+        .is_err());
     }
 }

@@ -11,14 +11,20 @@ use crate::parse::{
     DEFAULT_PRIORITY, ETH_ARP, ETH_IPV4, ETH_IPV6, ETH_MPLS, ETH_MPLS_MC, ETH_RARP,
 };
 use crate::value::{fmt_ipv4_masked, fmt_ipv6_masked, fmt_mac, port_name};
-use rvs_openflow::group::{Bucket, GroupDesc, GroupMod, GroupModCommand, GroupStats, GroupType, OFPG_ALL, OFPG_ANY};
+use rvs_openflow::group::{
+    Bucket, GroupDesc, GroupMod, GroupModCommand, GroupStats, GroupType, OFPG_ALL, OFPG_ANY,
+};
 use rvs_openflow::instruction::OFPTT_ALL;
 use rvs_openflow::message::flow_mod_flags;
-use rvs_openflow::meter::{meter_flags, MeterBand, MeterConfig, MeterMod, MeterModCommand, MeterStats, OFPM_ALL};
+use rvs_openflow::meter::{
+    meter_flags, MeterBand, MeterConfig, MeterMod, MeterModCommand, MeterStats, OFPM_ALL,
+};
 use rvs_openflow::multipart::{FlowStats, PortStats, TableStats};
 use rvs_openflow::oxm::{MacAddr, OFPVID_PRESENT};
 use rvs_openflow::port::{port_config, port_features, port_state, Port};
-use rvs_openflow::{Action, FlowMod, FlowModCommand, Instruction, Masked, Match, OxmField, OxmFieldId, PortNo};
+use rvs_openflow::{
+    Action, FlowMod, FlowModCommand, Instruction, Masked, Match, OxmField, OxmFieldId, PortNo,
+};
 use std::fmt::Write;
 
 fn mac_masked(m: &Masked<MacAddr>) -> String {
@@ -82,14 +88,14 @@ fn format_match_with_priority(m: &Match, priority: Option<u16>) -> String {
         (Some(ETH_MPLS_MC), _) => Some(("mplsm", false)),
         _ => None,
     };
+    if let Some((s, _)) = shorthand {
+        parts.push(s.to_string());
+    }
     if let Some(OxmField::TunnelId(v)) = get(OxmFieldId::TunnelId) {
         parts.push(format!("tun_id={}", hex_masked(v.value, v.mask)));
     }
     if let Some(OxmField::Metadata(v)) = get(OxmFieldId::Metadata) {
         parts.push(format!("metadata={}", hex_masked(v.value, v.mask)));
-    }
-    if let Some((s, _)) = shorthand {
-        parts.push(s.to_string());
     }
     if let Some(OxmField::InPort(p)) = get(OxmFieldId::InPort) {
         parts.push(format!("in_port={}", port_name(p)));
@@ -145,8 +151,12 @@ fn format_match_with_priority(m: &Match, priority: Option<u16>) -> String {
     }
     for f in &m.fields {
         match *f {
-            OxmField::Ipv6Src(v) => parts.push(format!("ipv6_src={}", fmt_ipv6_masked(v.value, v.mask))),
-            OxmField::Ipv6Dst(v) => parts.push(format!("ipv6_dst={}", fmt_ipv6_masked(v.value, v.mask))),
+            OxmField::Ipv6Src(v) => {
+                parts.push(format!("ipv6_src={}", fmt_ipv6_masked(v.value, v.mask)))
+            }
+            OxmField::Ipv6Dst(v) => {
+                parts.push(format!("ipv6_dst={}", fmt_ipv6_masked(v.value, v.mask)))
+            }
             _ => {}
         }
     }
@@ -158,15 +168,23 @@ fn format_match_with_priority(m: &Match, priority: Option<u16>) -> String {
     }
     for f in &m.fields {
         match *f {
-            OxmField::ArpSpa(v) => parts.push(format!("arp_spa={}", fmt_ipv4_masked(v.value, v.mask))),
-            OxmField::ArpTpa(v) => parts.push(format!("arp_tpa={}", fmt_ipv4_masked(v.value, v.mask))),
+            OxmField::ArpSpa(v) => {
+                parts.push(format!("arp_spa={}", fmt_ipv4_masked(v.value, v.mask)))
+            }
+            OxmField::ArpTpa(v) => {
+                parts.push(format!("arp_tpa={}", fmt_ipv4_masked(v.value, v.mask)))
+            }
             _ => {}
         }
     }
     for f in &m.fields {
         match *f {
-            OxmField::Ipv4Src(v) => parts.push(format!("nw_src={}", fmt_ipv4_masked(v.value, v.mask))),
-            OxmField::Ipv4Dst(v) => parts.push(format!("nw_dst={}", fmt_ipv4_masked(v.value, v.mask))),
+            OxmField::Ipv4Src(v) => {
+                parts.push(format!("nw_src={}", fmt_ipv4_masked(v.value, v.mask)))
+            }
+            OxmField::Ipv4Dst(v) => {
+                parts.push(format!("nw_dst={}", fmt_ipv4_masked(v.value, v.mask)))
+            }
             _ => {}
         }
     }
@@ -242,10 +260,16 @@ fn format_match_with_priority(m: &Match, priority: Option<u16>) -> String {
     }
     let _ = is_arp;
     if let Some(OxmField::PbbIsid(v)) = get(OxmFieldId::PbbIsid) {
-        parts.push(format!("pbb_isid={}", hex_masked(u64::from(v.value), v.mask.map(u64::from))));
+        parts.push(format!(
+            "pbb_isid={}",
+            hex_masked(u64::from(v.value), v.mask.map(u64::from))
+        ));
     }
     if let Some(OxmField::Ipv6Exthdr(v)) = get(OxmFieldId::Ipv6Exthdr) {
-        parts.push(format!("ipv6_exthdr={}", hex_masked(u64::from(v.value), v.mask.map(u64::from))));
+        parts.push(format!(
+            "ipv6_exthdr={}",
+            hex_masked(u64::from(v.value), v.mask.map(u64::from))
+        ));
     }
     parts.join(",")
 }
@@ -335,7 +359,11 @@ fn format_action(a: &Action) -> String {
         Action::Group(g) => format!("group:{g}"),
         Action::SetNwTtl(t) => format!("mod_nw_ttl:{t}"),
         Action::DecNwTtl => "dec_ttl".into(),
-        Action::SetField(f) => format!("set_field:{}->{}", set_field_value(f), set_field_name(f.id())),
+        Action::SetField(f) => format!(
+            "set_field:{}->{}",
+            set_field_value(f),
+            set_field_name(f.id())
+        ),
         Action::PushPbb(e) => format!("push_pbb:{e:#06x}"),
         Action::PopPbb => "pop_pbb".into(),
         Action::Experimenter { experimenter, data } => {
@@ -349,7 +377,11 @@ pub fn format_actions(actions: &[Action]) -> String {
     if actions.is_empty() {
         return "drop".into();
     }
-    actions.iter().map(format_action).collect::<Vec<_>>().join(",")
+    actions
+        .iter()
+        .map(format_action)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// `actions=...` for a flow's instructions, as ovs-ofctl prints them: applied actions
@@ -361,18 +393,20 @@ pub fn format_instructions(insts: &[Instruction]) -> String {
             Instruction::Meter(m) => parts.push(format!("meter:{m}")),
             Instruction::ApplyActions(a) => parts.extend(a.iter().map(format_action)),
             Instruction::ClearActions => parts.push("clear_actions".into()),
-            Instruction::WriteActions(a) => {
-                parts.push(format!("write_actions({})", a.iter().map(format_action).collect::<Vec<_>>().join(",")))
-            }
+            Instruction::WriteActions(a) => parts.push(format!(
+                "write_actions({})",
+                a.iter().map(format_action).collect::<Vec<_>>().join(",")
+            )),
             Instruction::WriteMetadata { metadata, mask } => parts.push(if *mask == u64::MAX {
                 format!("write_metadata:{metadata:#x}")
             } else {
                 format!("write_metadata:{metadata:#x}/{mask:#x}")
             }),
             Instruction::GotoTable(t) => parts.push(format!("goto_table:{t}")),
-            Instruction::Experimenter { experimenter, data } => {
-                parts.push(format!("experimenter({experimenter:#x},{} bytes)", data.len()))
-            }
+            Instruction::Experimenter { experimenter, data } => parts.push(format!(
+                "experimenter({experimenter:#x},{} bytes)",
+                data.len()
+            )),
         }
     }
     if parts.is_empty() {
@@ -396,12 +430,16 @@ fn flag_names(flags: u16) -> Vec<&'static str> {
     .collect()
 }
 
-/// Seconds with milliseconds, as ovs-ofctl: `3s`, `1.234s`.
+/// Seconds as ovs-ofctl prints flow and group durations: no decimals for whole
+/// seconds, three for whole milliseconds, else as many as the nanoseconds need.
 fn duration(sec: u32, nsec: u32) -> String {
     if nsec == 0 {
         format!("{sec}s")
-    } else {
+    } else if nsec.is_multiple_of(1_000_000) {
         format!("{sec}.{:03}s", nsec / 1_000_000)
+    } else {
+        let frac = format!("{nsec:09}");
+        format!("{sec}.{}s", frac.trim_end_matches('0'))
     }
 }
 
@@ -476,7 +514,10 @@ pub fn format_flow_mod(fm: &FlowMod) -> String {
     if !m.is_empty() {
         parts.push(m);
     }
-    if !matches!(fm.command, FlowModCommand::Delete | FlowModCommand::DeleteStrict) {
+    if !matches!(
+        fm.command,
+        FlowModCommand::Delete | FlowModCommand::DeleteStrict
+    ) {
         parts.push(format_instructions(&fm.instructions));
     }
     parts.join(",")
@@ -570,11 +611,13 @@ fn meter_flag_words(flags: u16) -> String {
     s
 }
 
-fn format_band(b: &MeterBand) -> String {
+/// A band; `burst_size` only when `show_burst` (ovs-ofctl shows it for meters with
+/// the `burst` flag).
+fn format_band(b: &MeterBand, show_burst: bool) -> String {
     match b {
         MeterBand::Drop { rate, burst_size } => {
             let mut s = format!("type=drop rate={rate}");
-            if *burst_size != 0 {
+            if show_burst {
                 let _ = write!(s, " burst_size={burst_size}");
             }
             s
@@ -585,7 +628,7 @@ fn format_band(b: &MeterBand) -> String {
             prec_level,
         } => {
             let mut s = format!("type=dscp_remark rate={rate}");
-            if *burst_size != 0 {
+            if show_burst {
                 let _ = write!(s, " burst_size={burst_size}");
             }
             let _ = write!(s, " prec_level={prec_level}");
@@ -596,15 +639,18 @@ fn format_band(b: &MeterBand) -> String {
             burst_size,
             experimenter,
             ..
-        } => format!("type=experimenter rate={rate} burst_size={burst_size} experimenter={experimenter:#x}"),
+        } => format!(
+            "type=experimenter rate={rate} burst_size={burst_size} experimenter={experimenter:#x}"
+        ),
     }
 }
 
-/// One `dump-meters` entry: `meter=1 kbps burst stats bands=` and one line per band.
+/// One `dump-meters` entry: `meter=1 kbps burst stats bands=` and one line per band
+/// (ovs-ofctl separates entries with an empty line).
 pub fn format_meter_config(m: &MeterConfig) -> String {
     let mut s = format!("meter={} {}bands=\n", m.meter_id, meter_flag_words(m.flags));
     for b in &m.bands {
-        s.push_str(&format_band(b));
+        s.push_str(&format_band(b, m.flags & meter_flags::BURST != 0));
         s.push('\n');
     }
     s
@@ -633,7 +679,7 @@ pub fn format_meter_mod(m: &MeterMod) -> String {
     let bands: Vec<String> = m
         .bands
         .iter()
-        .map(|b| format_band(b).replace(' ', ","))
+        .map(|b| format_band(b, b.burst_size() != 0).replace(' ', ","))
         .collect();
     if !bands.is_empty() {
         parts.push(format!("bands={}", bands.join(",")));
@@ -699,25 +745,51 @@ pub fn format_port_stats(p: &PortStats) -> String {
         stat(p.collisions)
     );
     if p.duration_sec != u32::MAX {
-        let _ = writeln!(s, "           duration={}", duration_full(p.duration_sec, p.duration_nsec));
+        let _ = writeln!(
+            s,
+            "           duration={}",
+            duration(p.duration_sec, p.duration_nsec)
+        );
     }
     s
 }
 
-/// `dump-tables`: tables with flows or lookups, or all of them with `all`.
+/// `dump-tables`: tables with flows or lookups, or all of them with `all`; entries are
+/// separated by an empty line and a run of tables with the same counters as the one
+/// before is one `ditto` line, as ovs-ofctl prints them.
 pub fn format_table_stats(tables: &[TableStats], all: bool) -> String {
-    let mut s = String::new();
-    for t in tables {
-        if !all && t.active_count == 0 && t.lookup_count == 0 {
-            continue;
-        }
-        let _ = writeln!(
-            s,
-            "  table {}:\n    active={}, lookup={}, matched={}",
+    let shown: Vec<&TableStats> = tables
+        .iter()
+        .filter(|t| all || t.active_count != 0 || t.lookup_count != 0)
+        .collect();
+    let same = |a: &TableStats, b: &TableStats| {
+        (a.active_count, a.lookup_count, a.matched_count)
+            == (b.active_count, b.lookup_count, b.matched_count)
+    };
+    let mut entries = Vec::new();
+    let mut i = 0;
+    while i < shown.len() {
+        let t = shown[i];
+        entries.push(format!(
+            "  table {}:\n    active={}, lookup={}, matched={}\n",
             t.table_id, t.active_count, t.lookup_count, t.matched_count
-        );
+        ));
+        let mut j = i + 1;
+        while j < shown.len() && same(shown[j], t) {
+            j += 1;
+        }
+        match j - i - 1 {
+            0 => {}
+            1 => entries.push(format!("  table {}: ditto\n", shown[i + 1].table_id)),
+            _ => entries.push(format!(
+                "  tables {}...{}: ditto\n",
+                shown[i + 1].table_id,
+                shown[j - 1].table_id
+            )),
+        }
+        i = j;
     }
-    s
+    entries.join("\n")
 }
 
 fn feature_words(f: u32) -> String {
@@ -752,7 +824,11 @@ fn feature_words(f: u32) -> String {
 /// speeds.
 pub fn format_port_desc(p: &Port) -> String {
     let name = p.name.to_string_lossy();
-    let mut s = format!(" {}({name}): addr:{}\n", port_name(p.port_no), fmt_mac(&p.hw_addr));
+    let mut s = format!(
+        " {}({name}): addr:{}\n",
+        port_name(p.port_no),
+        fmt_mac(&p.hw_addr)
+    );
     let config = [
         (port_config::PORT_DOWN, "PORT_DOWN"),
         (port_config::NO_RECV, "NO_RECV"),
@@ -772,7 +848,13 @@ pub fn format_port_desc(p: &Port) -> String {
     .filter(|(b, _)| p.state & b != 0)
     .map(|(_, n)| *n)
     .collect::<Vec<_>>();
-    let words = |v: Vec<&str>| if v.is_empty() { "0".to_string() } else { v.join(" ") };
+    let words = |v: Vec<&str>| {
+        if v.is_empty() {
+            "0".to_string()
+        } else {
+            v.join(" ")
+        }
+    };
     let _ = writeln!(s, "     config:     {}", words(config));
     let _ = writeln!(s, "     state:      {}", words(state));
     for (label, f) in [

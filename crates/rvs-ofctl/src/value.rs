@@ -79,9 +79,10 @@ pub(crate) fn parse_ipv4_masked(s: &str) -> Result<(Ipv4Addr, Option<Ipv4Addr>),
     let mask = if m.contains('.') {
         parse_ipv4(m)?
     } else {
-        let n = parse_bits(m, 8).ok().filter(|&n| n <= 32).ok_or_else(|| {
-            format!("'/{m}' is not a prefix length (0-32) or a dotted mask")
-        })?;
+        let n = parse_bits(m, 8)
+            .ok()
+            .filter(|&n| n <= 32)
+            .ok_or_else(|| format!("'/{m}' is not a prefix length (0-32) or a dotted mask"))?;
         Ipv4Addr::from(u32::MAX.checked_shl(32 - n as u32).unwrap_or(0))
     };
     Ok((addr, Some(mask)))
@@ -117,7 +118,11 @@ const PORT_NAMES: &[(&str, PortNo)] = &[
     ("none", PortNo::ANY),
 ];
 
-/// A port number (1-0xffffff00) or a reserved name.
+/// Largest port number rvs (and Open vSwitch) gives a port: ports are numbered as in
+/// OpenFlow 1.0, below 0xff00.
+pub(crate) const PORT_MAX: u32 = 0xfeff;
+
+/// A port number (1-65279), a reserved port's number or a reserved name.
 pub(crate) fn parse_port(s: &str) -> Result<PortNo, String> {
     if let Some((_, p)) = PORT_NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(s)) {
         return Ok(*p);
@@ -125,8 +130,10 @@ pub(crate) fn parse_port(s: &str) -> Result<PortNo, String> {
     let v = parse_u32(s).map_err(|_| {
         format!("'{s}' is not a port (a number, or LOCAL, CONTROLLER, IN_PORT, NORMAL, FLOOD, ALL, TABLE, ANY)")
     })?;
-    if v == 0 || (v > PortNo::MAX.0 && !PortNo(v).is_reserved()) {
-        return Err(format!("port {v} is out of range (1-{})", PortNo::MAX.0));
+    if v == 0 || (v > PORT_MAX && !PortNo(v).is_reserved()) {
+        return Err(format!(
+            "port {v} is out of range (1-{PORT_MAX}, or a reserved port)"
+        ));
     }
     Ok(PortNo(v))
 }
@@ -183,6 +190,7 @@ pub(crate) fn fmt_ipv6_masked(a: Ipv6Addr, m: Option<Ipv6Addr>) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 
