@@ -32,4 +32,4 @@ pub mod pipeline;
 mod trie;
 mod tss;
 
-pub use key::{extract, match_to_key, FlowKey, FlowMask, KEY_WORDS};
+pub use key::{extract, key_from_match, key_to_match, match_to_key, FlowKey, FlowMask, KEY_WORDS};

@@ -648,15 +648,225 @@ fn send_all(ctl: &ControllerSet, out: Vec<Outgoing>) {
     }
 }
 
+/// Datapath actions in ovs-ofctl's action syntax.
+pub fn format_dp_actions(acts: &[DpAction]) -> String {
+    use rvs_openflow::action::Action;
+    if acts.is_empty() {
+        return "drop".into();
+    }
+    let parts: Vec<String> = acts
+        .iter()
+        .map(|a| {
+            let of = match a {
+                DpAction::Output(p) => Action::output(PortNo(*p)),
+                DpAction::InPort => Action::output(PortNo::IN_PORT),
+                DpAction::Flood => Action::output(PortNo::FLOOD),
+                DpAction::All => Action::output(PortNo::ALL),
+                DpAction::Normal => Action::output(PortNo::NORMAL),
+                DpAction::Local => Action::output(PortNo::LOCAL),
+                DpAction::Controller { max_len, .. } => Action::Output {
+                    port: PortNo::CONTROLLER,
+                    max_len: *max_len,
+                },
+                DpAction::SetField(f) => Action::SetField(f.clone()),
+                DpAction::PushVlan(t) => Action::PushVlan(*t),
+                DpAction::PopVlan => Action::PopVlan,
+                DpAction::PushMpls(t) => Action::PushMpls(*t),
+                DpAction::PopMpls(t) => Action::PopMpls(*t),
+                DpAction::SetMplsTtl(t) => Action::SetMplsTtl(*t),
+                DpAction::DecMplsTtl => Action::DecMplsTtl,
+                DpAction::SetNwTtl(t) => Action::SetNwTtl(*t),
+                DpAction::DecNwTtl => Action::DecNwTtl,
+                DpAction::CopyTtlOut => Action::CopyTtlOut,
+                DpAction::CopyTtlIn => Action::CopyTtlIn,
+                DpAction::SetQueue(q) => Action::SetQueue(*q),
+                DpAction::Group(g) => Action::Group(*g),
+                DpAction::Meter(m) => return format!("meter:{m}"),
+            };
+            rvs_ofctl::format_actions(std::slice::from_ref(&of))
+        })
+        .collect();
+    parts.join(",")
+}
+
 impl State {
+    /// `ofproto/trace`: the pipeline table by table for a flow (ovs-ofctl match syntax)
+    /// or a whole packet.
     pub(super) fn trace(
         &mut self,
         bridge: String,
-        _flow: Option<String>,
-        _packet: Option<HexBytes>,
-        _in_port: Option<String>,
+        flow: Option<String>,
+        packet: Option<HexBytes>,
+        in_port: Option<String>,
     ) -> ApiResult {
+        use std::fmt::Write as _;
         self.bridge_id(&bridge)?;
-        Err(ApiError::invalid("trace is not available yet"))
+        let ofb = self.of.get(&bridge).ok_or_else(worker_gone)?;
+        let sw = &ofb.switch;
+        let resolve_port = |p: &str| -> Result<u32, ApiError> {
+            match p.parse::<u32>() {
+                Ok(n) => Ok(n),
+                Err(_) => sw.ofport(p).ok_or_else(|| {
+                    ApiError::invalid(format!("bridge '{bridge}' has no port named '{p}'"))
+                }),
+            }
+        };
+        let (key, heading) = match (flow, packet) {
+            (Some(text), None) => {
+                let mut m = rvs_ofctl::parse_match(&text)
+                    .map_err(|e| ApiError::invalid(e.render(&text)))?;
+                if let Some(p) = in_port {
+                    let n = resolve_port(&p)?;
+                    m.fields.retain(|f| !matches!(f, rvs_openflow::OxmField::InPort(_)));
+                    m = m.with(rvs_openflow::OxmField::InPort(PortNo(n)));
+                }
+                let key = rvs_flow::key_from_match(&m)
+                    .map_err(|e| ApiError::invalid(format!("flow: {e}")))?;
+                (key, format!("Flow: {}", rvs_ofctl::format_match(&m)))
+            }
+            (None, Some(HexBytes(frame))) => {
+                let Some(p) = in_port else {
+                    return Err(ApiError::invalid("a traced packet needs --in-port"));
+                };
+                let n = resolve_port(&p)?;
+                if frame.len() < 14 {
+                    return Err(ApiError::invalid(format!(
+                        "a packet of {} bytes is shorter than an Ethernet header",
+                        frame.len()
+                    )));
+                }
+                let key = rvs_flow::extract(&frame, n);
+                let all = full_mask();
+                (
+                    key,
+                    format!(
+                        "Packet: {} bytes on port {n}\nFlow: {}",
+                        frame.len(),
+                        rvs_ofctl::format_match(&rvs_flow::key_to_match(&key, &all))
+                    ),
+                )
+            }
+            _ => {
+                return Err(ApiError::invalid(
+                    "trace needs either a flow or a packet (with its in_port)",
+                ))
+            }
+        };
+        let tr = rvs_flow::pipeline::trace(sw.flows(), &key);
+        let mut t = String::new();
+        let _ = writeln!(t, "{heading}\n");
+        let _ = writeln!(t, "bridge(\"{bridge}\")\n{}", "-".repeat(bridge.len() + 10));
+        if sw.fail_open() {
+            let _ = writeln!(
+                t,
+                "fail-open: no controller reachable, the bridge acts as a learning switch (tables ignored)"
+            );
+        }
+        for st in &tr.steps {
+            match &st.rule {
+                Some(r) => {
+                    let m = rvs_ofctl::format_match(&r.match_);
+                    let _ = writeln!(
+                        t,
+                        "{:2}. {}priority {}{}{}",
+                        st.table,
+                        if r.table_miss { "table-miss: " } else { "" },
+                        r.priority,
+                        if r.cookie != 0 {
+                            format!(", cookie {:#x}", r.cookie)
+                        } else {
+                            String::new()
+                        },
+                        if m.is_empty() { String::new() } else { format!(", {m}") },
+                    );
+                    let _ = writeln!(
+                        t,
+                        "    instructions: {}",
+                        rvs_ofctl::format_instructions(&r.instructions)
+                    );
+                    if !st.applied.is_empty() {
+                        let _ = writeln!(t, "    applied: {}", format_dp_actions(&st.applied));
+                    }
+                    if !st.action_set.is_empty() {
+                        let _ = writeln!(t, "    action set: {}", format_dp_actions(&st.action_set));
+                    }
+                    if let Some(g) = st.goto {
+                        let _ = writeln!(t, "    -> table {g}");
+                    }
+                }
+                None => {
+                    let _ = writeln!(
+                        t,
+                        "{:2}. no match and no table-miss entry: drop",
+                        st.table
+                    );
+                }
+            }
+        }
+        let all = full_mask();
+        let final_flow = rvs_ofctl::format_match(&rvs_flow::key_to_match(&tr.final_key, &all));
+        let start_flow = rvs_ofctl::format_match(&rvs_flow::key_to_match(&key, &all));
+        if final_flow != start_flow {
+            let _ = writeln!(t, "\nFinal flow: {final_flow}");
+        } else {
+            let _ = writeln!(t, "\nFinal flow: unchanged");
+        }
+        for a in &tr.result.actions {
+            if let DpAction::Group(id) = a {
+                match sw.groups().get(*id) {
+                    Some(g) => {
+                        let mut chosen = Vec::new();
+                        g.choose(key.flow_hash(), &|_| true, sw.groups(), &mut chosen);
+                        let _ = writeln!(
+                            t,
+                            "group {id} ({:?}, {} buckets): this flow takes bucket(s) {:?}",
+                            g.kind,
+                            g.buckets.len(),
+                            chosen
+                        );
+                        for b in chosen {
+                            if let Some(bk) = g.buckets.get(b) {
+                                let _ = writeln!(
+                                    t,
+                                    "    bucket {b}: {}",
+                                    format_dp_actions(&bk.actions)
+                                );
+                            }
+                        }
+                    }
+                    None => {
+                        let _ = writeln!(t, "group {id}: does not exist (packet dropped)");
+                    }
+                }
+            }
+        }
+        let megaflow = rvs_ofctl::format_match(&rvs_flow::key_to_match(&key, &tr.result.mask));
+        let megaflow = if megaflow.is_empty() {
+            "(matches every packet)".to_string()
+        } else {
+            megaflow
+        };
+        let actions = format_dp_actions(&tr.result.actions);
+        let _ = writeln!(t, "Megaflow: {megaflow}");
+        let _ = write!(t, "Datapath actions: {actions}");
+        Ok(Response::Trace {
+            text: t,
+            actions,
+            megaflow,
+        })
     }
+}
+
+/// A mask with every bit set (to print a whole key).
+fn full_mask() -> rvs_flow::FlowMask {
+    let mut mask = rvs_flow::FlowMask::default();
+    for w in 0..rvs_flow::KEY_WORDS {
+        let l = rvs_flow::key::Loc {
+            word: w as u8,
+            shift: 0,
+            bits: 64,
+        };
+        mask.add(l, u64::MAX);
+    }
+    mask
 }
