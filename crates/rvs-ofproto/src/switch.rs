@@ -1038,6 +1038,12 @@ impl OfSwitch {
     }
 
     fn role_request(&mut self, conn: ConnId, r: &Role) -> Result<Role, OfError> {
+        if r.role != ControllerRole::NoChange && !self.conns.contains_key(&conn) {
+            return Err(err(
+                RoleRequestFailedCode::Unsup,
+                "roles need a controller connection",
+            ));
+        }
         if matches!(r.role, ControllerRole::Master | ControllerRole::Slave) {
             if let Some(cached) = self.generation_id {
                 if (r.generation_id.wrapping_sub(cached) as i64) < 0 {
@@ -1053,12 +1059,6 @@ impl OfSwitch {
             r.role
         };
         if r.role != ControllerRole::NoChange {
-            if !self.conns.contains_key(&conn) {
-                return Err(err(
-                    RoleRequestFailedCode::Unsup,
-                    "roles need a controller connection",
-                ));
-            }
             if new == ControllerRole::Master {
                 for (id, c) in self.conns.iter_mut() {
                     if *id != conn && c.role == ControllerRole::Master {
