@@ -246,6 +246,23 @@ impl FlowLog {
         self.stats.records += 1;
     }
 
+    /// Queues a flow-mod, group-mod or meter-mod as received (no copy of the message).
+    pub fn append_message(&mut self, m: &Message) {
+        let start = self.pending.len();
+        self.pending.extend_from_slice(&[0; 8]);
+        self.pending.push(KIND_OPENFLOW);
+        if m.encode_into(0, &mut self.pending).is_err() {
+            self.pending.truncate(start);
+            return;
+        }
+        let body = start + 8;
+        let len = (self.pending.len() - body) as u32;
+        let crc = crc32(&self.pending[body..]);
+        self.pending[start..start + 4].copy_from_slice(&len.to_be_bytes());
+        self.pending[start + 4..body].copy_from_slice(&crc.to_be_bytes());
+        self.stats.records += 1;
+    }
+
     /// Whether appended records are waiting for [`FlowLog::write`].
     pub fn has_pending(&self) -> bool {
         !self.pending.is_empty()

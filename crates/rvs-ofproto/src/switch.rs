@@ -529,6 +529,12 @@ impl OfSwitch {
         dp.publish(Arc::new(snap));
     }
 
+    fn log_message(&mut self, m: &Message) {
+        if let Some(log) = &mut self.log {
+            log.append_message(m);
+        }
+    }
+
     fn log_record(&mut self, r: Record) {
         if let Some(log) = &mut self.log {
             log.append(&r);
@@ -967,17 +973,21 @@ impl OfSwitch {
                 }
                 self.config = *c;
             }
-            Message::FlowMod(fm) => self.flow_mod(fm, now_ms, out)?,
+            Message::FlowMod(fm) => {
+                if self.flow_mod(fm, now_ms, out)? {
+                    self.log_message(msg);
+                }
+            }
             Message::GroupMod(gm) => {
                 let removed = self.apply_group_mod(gm, now_ms)?;
-                self.log_record(Record::GroupMod(gm.clone()));
+                self.log_message(msg);
                 for r in removed {
                     self.flow_removed(r, out);
                 }
             }
             Message::MeterMod(mm) => {
                 let removed = self.apply_meter_mod(mm, now_ms)?;
-                self.log_record(Record::MeterMod(mm.clone()));
+                self.log_message(msg);
                 for r in removed {
                     self.flow_removed(r, out);
                 }
@@ -1105,12 +1115,13 @@ impl OfSwitch {
         Ok(())
     }
 
+    /// Applies a flow-mod; `true` when it changed something (and must be logged).
     fn flow_mod(
         &mut self,
         fm: &FlowMod,
         now_ms: Millis,
         out: &mut Vec<Outgoing>,
-    ) -> Result<(), OfError> {
+    ) -> Result<bool, OfError> {
         if !fm.command.is_delete() {
             if fm.buffer_id != OFP_NO_BUFFER {
                 return Err(err(
@@ -1121,14 +1132,14 @@ impl OfSwitch {
             self.check_refs(&fm.instructions)?;
         }
         let applied = self.flows.apply(fm, now_ms)?;
-        if applied.count > 0 || fm.command == FlowModCommand::Add {
+        let changed = applied.count > 0 || fm.command == FlowModCommand::Add;
+        if changed {
             self.dirty = true;
-            self.log_record(Record::FlowMod(fm.clone()));
         }
         for r in applied.removed {
             self.flow_removed(r, out);
         }
-        Ok(())
+        Ok(changed)
     }
 
     /// Deletes flows matching `pred` (over their instructions), with `reason`.
