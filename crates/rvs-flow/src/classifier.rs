@@ -92,6 +92,12 @@ impl Rule {
         (self.key, self.mask)
     }
 
+    /// Insertion order, the tie-break between equal priorities (earlier wins): a
+    /// persisted table replays its adds in this order to keep lookups identical.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
     /// The table-miss flow entry: priority 0, every field wildcarded.
     pub fn is_table_miss(&self) -> bool {
         self.priority == 0 && self.mask.is_catchall()
