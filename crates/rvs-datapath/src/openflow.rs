@@ -469,11 +469,12 @@ fn run(
                     id: cur.id,
                     private: false,
                 };
+                g.count_group(bytes);
                 for b in chosen {
                     let Some(bucket) = g.buckets.get(b) else {
                         continue;
                     };
-                    g.count(b, bytes);
+                    g.count_bucket(b, bytes);
                     let mut c = entry;
                     if let Err(reason) = run(
                         ex,

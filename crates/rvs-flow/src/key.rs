@@ -603,26 +603,25 @@ pub fn key_from_match(m: &Match) -> Result<FlowKey, OfError> {
     let (mut key, mask) = match_to_key(m)?;
     let unset = |l: Loc| mask.get(l) == 0;
     // Deepest prerequisites first: each one may imply the next.
+    let mut nd = false;
     for f in &m.fields {
         if let Prereq::Icmpv6Type(types) = f.id().prereq() {
+            nd = true;
             if unset(loc::ICMP_TYPE) {
-                key.set(
-                    loc::ICMP_TYPE,
-                    u64::from(types.first().copied().unwrap_or(0)),
-                );
-            }
-            if unset(loc::IP_PROTO) {
-                key.set_ip_proto(PROTO_ICMPV6);
+                let t = types.first().copied().unwrap_or(0);
+                key.set(loc::ICMP_TYPE, u64::from(t));
             }
         }
     }
-    let ip_proto = if unset(loc::IP_PROTO) {
+    let ip_proto = if !unset(loc::IP_PROTO) {
+        Some(key.ip_proto())
+    } else if nd {
+        Some(PROTO_ICMPV6)
+    } else {
         m.fields.iter().find_map(|f| match f.id().prereq() {
             Prereq::IpProto(p) => Some(p),
             _ => None,
         })
-    } else {
-        Some(key.ip_proto())
     };
     if let Some(p) = ip_proto {
         key.set_ip_proto(p);

@@ -12,7 +12,10 @@
 //! |---|---|
 //! | [`key`] | [`FlowKey`]/[`FlowMask`] (16 × u64), [`extract`], OXM ↔ key bits, set-field |
 //! | [`classifier`] | [`classifier::FlowTables`]: tuple space search with priorities, pruning, prefix tries and un-wildcarding; flow-mods, overlap check, cookies, timeouts, counters, flow/table stats |
-//! | [`pipeline`] | [`pipeline::translate`]: OpenFlow 1.3 instructions and action set over a key → datapath actions + consulted mask |
+//! | [`pipeline`] | [`pipeline::translate`]: OpenFlow 1.3 instructions and action set over a key → datapath actions + consulted mask; [`pipeline::trace`] step by step; [`pipeline::actions_to_dp`] |
+//! | [`group`] | [`group::GroupTable`]: group-mods with the spec's errors, bucket choice (select by weighted rendezvous hashing, fast failover by liveness), atomic counters |
+//! | [`meter`] | [`meter::MeterTable`]: meter-mods, lock-free token-bucket bands (kb/s, packets/s, burst), drop and DSCP remark |
+//! | [`modify`] | [`modify::apply`]: header-changing datapath actions on frames with incremental checksums; [`modify::dscp_remark`] |
 //! | [`cache`] | [`cache::FastPath`]: per-thread exact-match cache → megaflow cache → slow path, with generation-based lazy revalidation |
 //! | [`hash`] | the word hash every table uses |
 //!

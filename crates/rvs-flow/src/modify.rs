@@ -430,6 +430,9 @@ impl Layout {
 /// documentation). Output, group, meter, queue and controller actions are
 /// [`ModifyError::NotApplicable`].
 pub fn apply(frame: &mut Vec<u8>, act: &DpAction, l4_csum_partial: bool) -> Res {
+    if !is_header_action(act) {
+        return Err(NotApplicable);
+    }
     let lay = parse(frame)?;
     let f: &mut [u8] = frame.as_mut_slice();
     match act {
@@ -510,6 +513,23 @@ pub fn apply(frame: &mut Vec<u8>, act: &DpAction, l4_csum_partial: bool) -> Res 
         | DpAction::Group(_)
         | DpAction::Meter(_) => Err(NotApplicable),
     }
+}
+
+/// Whether `act` changes headers ([`apply`] handles it).
+pub fn is_header_action(act: &DpAction) -> bool {
+    !matches!(
+        act,
+        DpAction::Output(_)
+            | DpAction::InPort
+            | DpAction::Flood
+            | DpAction::All
+            | DpAction::Normal
+            | DpAction::Local
+            | DpAction::Controller { .. }
+            | DpAction::SetQueue(_)
+            | DpAction::Group(_)
+            | DpAction::Meter(_)
+    )
 }
 
 fn read4(f: &[u8], at: usize) -> Result<[u8; 4], ModifyError> {

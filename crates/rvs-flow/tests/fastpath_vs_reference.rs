@@ -12,7 +12,7 @@
 use proptest::prelude::*;
 use rvs_flow::cache::{Config, FastPath};
 use rvs_flow::classifier::FlowTables;
-use rvs_flow::pipeline::DpAction;
+use rvs_flow::pipeline::{trace, translate, DpAction};
 use rvs_flow::FlowKey;
 use rvs_openflow::action::Action;
 use rvs_openflow::instruction::OFPTT_ALL;
@@ -746,7 +746,19 @@ fn run(cfg: Config, ops: &[Op]) -> Result<(), TestCaseError> {
                 prop_assert_eq!(got.len(), pkts.len());
                 for (k, got) in pkts.iter().zip(got) {
                     let want = reference.decide(k, now);
-                    prop_assert_eq!(got, want, "step {} packet {:?}", step, k);
+                    prop_assert_eq!(&got, &want, "step {} packet {:?}", step, k);
+                    // ofproto/trace walks the same pipeline: same result, and its
+                    // steps add up to it.
+                    let tr = trace(&tables, k);
+                    prop_assert_eq!(&tr.result, &translate(&tables, k));
+                    prop_assert_eq!(&tr.result.actions, &want);
+                    prop_assert_eq!(tr.steps.len(), tr.result.tables.iter().count());
+                    let applied: usize = tr.steps.iter().map(|s| s.applied.len()).sum();
+                    let set_len = match tr.steps.last() {
+                        Some(last) if last.rule.is_some() => last.action_set.len(),
+                        _ => 0,
+                    };
+                    prop_assert_eq!(applied + set_len, want.len());
                 }
             }
             Op::Tick(ms) => {

@@ -516,14 +516,17 @@ impl State {
                 Ok(Response::Done)
             }
             Request::PortStats { bridge } => self.port_stats(bridge),
-            Request::OpenFlow { .. }
-            | Request::SetController { .. }
-            | Request::SetFailMode { .. }
-            | Request::SetDpid { .. }
-            | Request::Trace { .. }
-            | Request::OfShow { .. } => {
-                Err(ApiError::invalid("OpenFlow is not wired into rvsd yet"))
-            }
+            Request::OpenFlow { bridge, messages } => self.of_handle_api(&bridge, messages),
+            Request::SetController { bridge, targets } => self.set_controller(bridge, targets),
+            Request::SetFailMode { bridge, mode } => self.set_fail_mode(bridge, mode),
+            Request::SetDpid { bridge, dpid } => self.set_dpid(bridge, dpid),
+            Request::OfShow { bridge } => self.of_show(bridge),
+            Request::Trace {
+                bridge,
+                flow,
+                packet,
+                in_port,
+            } => self.trace(bridge, flow, packet, in_port),
         }
     }
 

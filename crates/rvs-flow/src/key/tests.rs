@@ -322,3 +322,72 @@ fn mask_operations() {
     assert_eq!(m.intersect(&FlowMask::CATCHALL), FlowMask::CATCHALL);
     assert!(FlowMask::EXACT.nonzero_words().len() == KEY_WORDS);
 }
+
+#[test]
+fn key_from_match_fills_prerequisites() {
+    use rvs_openflow::oxm::Masked;
+    let k = key_from_match(&Match::new().with(OxmField::TcpDst(80))).expect("tcp");
+    assert_eq!((k.eth_type(), k.ip_proto(), k.tp_dst()), (0x0800, 6, 80));
+    let k = key_from_match(
+        &Match::new()
+            .with(OxmField::EthType(0x86dd))
+            .with(OxmField::UdpSrc(53)),
+    )
+    .expect("udp6");
+    assert_eq!((k.eth_type(), k.ip_proto(), k.tp_src()), (0x86dd, 17, 53));
+    let t = std::net::Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
+    let k = key_from_match(&Match::new().with(OxmField::Ipv6NdTarget(t))).expect("nd");
+    assert_eq!((k.eth_type(), k.ip_proto()), (0x86dd, 58));
+    assert_eq!(k.get(loc::ICMP_TYPE), 135);
+    assert_eq!(k.nd_target(), u128::from(t));
+    let k = key_from_match(&Match::new().with(OxmField::ArpOp(2))).expect("arp");
+    assert_eq!((k.eth_type(), k.arp_op()), (0x0806, 2));
+    let k = key_from_match(&Match::new().with(OxmField::VlanPcp(3))).expect("pcp");
+    assert_eq!(
+        (k.vlan_pcp(), k.vlan_tci() & VLAN_PRESENT),
+        (3, VLAN_PRESENT)
+    );
+    let k = key_from_match(&Match::new().with(OxmField::Ipv4Dst(Masked::new(
+        std::net::Ipv4Addr::new(10, 1, 2, 3),
+        std::net::Ipv4Addr::new(255, 255, 0, 0),
+    ))))
+    .expect("masked");
+    assert_eq!((k.eth_type(), k.nw_dst()), (0x0800, 0x0a01_0000));
+    let k = key_from_match(&Match::new().with(OxmField::InPort(PortNo(4)))).expect("port");
+    let mut want = FlowKey::default();
+    want.set_in_port(4);
+    assert_eq!(k, want, "exactly the fields given");
+}
+
+#[test]
+fn flow_hash_covers_the_five_tuple_only() {
+    let mut a = FlowKey::default();
+    a.set_eth_type(0x0800);
+    a.set_ip_proto(6);
+    a.set_nw_src(1);
+    a.set_nw_dst(2);
+    a.set_tp_src(1000);
+    a.set_tp_dst(80);
+    let mut b = a;
+    b.set_in_port(9);
+    b.set_ip_ttl(3);
+    b.set_tcp_flags(2);
+    b.set_eth_src(5);
+    assert_eq!(a.flow_hash(), b.flow_hash());
+    for change in [
+        |k: &mut FlowKey| k.set_tp_src(1001),
+        |k: &mut FlowKey| k.set_tp_dst(81),
+        |k: &mut FlowKey| k.set_nw_src(3),
+        |k: &mut FlowKey| k.set_ip_proto(17),
+    ] {
+        let mut c = a;
+        change(&mut c);
+        assert_ne!(a.flow_hash(), c.flow_hash());
+    }
+    let mut l2 = FlowKey::default();
+    l2.set_eth_type(0x88b5);
+    l2.set_eth_src(1);
+    let mut l2b = l2;
+    l2b.set_eth_src(2);
+    assert_ne!(l2.flow_hash(), l2b.flow_hash());
+}

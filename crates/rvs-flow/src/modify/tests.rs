@@ -449,7 +449,10 @@ fn non_header_actions() {
         DpAction::SetQueue(1),
     ] {
         assert_eq!(apply(&mut f, &a, false), Err(NotApplicable));
+        assert_eq!(apply(&mut Vec::new(), &a, false), Err(NotApplicable));
+        assert!(!is_header_action(&a));
     }
+    assert!(is_header_action(&DpAction::PopVlan));
     assert_eq!(
         set(&mut f, OxmField::TunnelId(Masked::exact(5))),
         Err(ModifyError::NotAHeaderField)

@@ -212,3 +212,97 @@ fn set_field_then_match_and_mpls() {
         ]
     );
 }
+
+#[test]
+fn trace_records_each_table() {
+    let mut t = FlowTables::new();
+    add(
+        &mut t,
+        0,
+        10,
+        Match::new(),
+        vec![
+            Instruction::Meter(3),
+            Instruction::ApplyActions(vec![Action::PushVlan(0x8100), out(2)]),
+            Instruction::WriteActions(vec![out(5)]),
+            Instruction::WriteMetadata {
+                metadata: 7,
+                mask: 0xff,
+            },
+            Instruction::GotoTable(4),
+        ],
+    );
+    add(
+        &mut t,
+        4,
+        20,
+        Match::new().with(OxmField::Metadata(Masked::exact(7))),
+        vec![Instruction::WriteActions(vec![Action::DecNwTtl])],
+    );
+    let k = key(1, 0);
+    let tr = trace(&t, &k);
+    assert_eq!(tr.result, translate(&t, &k));
+    assert_eq!(tr.steps.len(), 2);
+    let s0 = &tr.steps[0];
+    assert_eq!((s0.table, s0.goto), (0, Some(4)));
+    assert_eq!(s0.key, k);
+    assert_eq!(
+        s0.applied,
+        vec![
+            DpAction::Meter(3),
+            DpAction::PushVlan(0x8100),
+            DpAction::Output(2)
+        ]
+    );
+    assert_eq!(s0.action_set, vec![DpAction::Output(5)]);
+    let r0 = s0.rule.as_ref().expect("rule");
+    assert_eq!((r0.priority, r0.table_miss), (10, false));
+    let s1 = &tr.steps[1];
+    assert_eq!(s1.table, 4);
+    assert_eq!(s1.key.metadata(), 7);
+    assert_ne!(s1.key.vlan_tci(), 0, "table 4 saw the pushed tag");
+    assert!(s1.applied.is_empty());
+    assert_eq!(s1.action_set, vec![DpAction::DecNwTtl, DpAction::Output(5)]);
+    assert_eq!(s1.goto, None);
+    assert_eq!(tr.final_key.ip_ttl(), 0);
+    assert_eq!(tr.final_key.metadata(), 7);
+
+    // A miss without a table-miss entry ends the trace with no rule.
+    let mut t2 = FlowTables::new();
+    add(&mut t2, 0, 1, Match::new(), vec![Instruction::GotoTable(1)]);
+    let tr = trace(&t2, &k);
+    assert_eq!(tr.steps.len(), 2);
+    assert!(tr.steps[1].rule.is_none());
+    assert!(tr.result.actions.is_empty());
+    assert_eq!(tr.result, translate(&t2, &k));
+}
+
+#[test]
+fn actions_to_dp_maps_in_order() {
+    let acts = vec![
+        Action::SetField(OxmField::IpDscp(3)),
+        out(4),
+        Action::output(PortNo::IN_PORT),
+        Action::output(PortNo::CONTROLLER),
+        Action::output(PortNo::TABLE),
+        Action::Group(2),
+        Action::PopVlan,
+        Action::PopPbb,
+    ];
+    assert_eq!(
+        actions_to_dp(&acts),
+        vec![
+            DpAction::SetField(OxmField::IpDscp(3)),
+            DpAction::Output(4),
+            DpAction::InPort,
+            DpAction::Controller {
+                max_len: rvs_openflow::action::OFPCML_NO_BUFFER,
+                reason: PacketInReason::Action,
+                table_id: 0,
+                cookie: u64::MAX,
+            },
+            DpAction::Group(2),
+            DpAction::PopVlan,
+        ]
+    );
+}

@@ -146,7 +146,7 @@ impl DpControl for Dp<'_> {
             })
             .map_err(|_| {
                 OfError::new(
-                    rvs_openflow::error::BadRequestCode::EpermDenied,
+                    rvs_openflow::error::BadRequestCode::Eperm,
                     "datapath thread gone",
                 )
             })?;
@@ -459,8 +459,8 @@ impl State {
         debug_assert!(others.is_empty());
         let mut messages = Vec::new();
         for o in replies {
-            match o.msg.encode_split(o.xid) {
-                Ok(parts) => messages.extend(parts.into_iter().map(HexBytes)),
+            match o.msg.encode(o.xid) {
+                Ok(bytes) => messages.push(HexBytes(bytes)),
                 Err(e) => {
                     return Err(ApiError::new(
                         ErrorKind::System,
