@@ -301,6 +301,7 @@ fn actions_to_dp_maps_in_order() {
                 table_id: 0,
                 cookie: u64::MAX,
             },
+            DpAction::Output(PortNo::TABLE.0),
             DpAction::Group(2),
             DpAction::PopVlan,
         ]
