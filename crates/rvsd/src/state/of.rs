@@ -308,7 +308,11 @@ impl State {
                 s
             }
             Err(e) => {
-                tracing::error!(bridge = name, "cannot open flow log {}: {e}; flows will not survive a restart", path.display());
+                tracing::error!(
+                    bridge = name,
+                    "cannot open flow log {}: {e}; flows will not survive a restart",
+                    path.display()
+                );
                 OfSwitch::new(opts, now)
             }
         };
@@ -427,33 +431,33 @@ impl State {
         let now = mono_ms();
         let (replies, others) = self
             .with_of(bridge, |ofb, dp| {
-        let mut replies = Vec::new();
-        let mut others = Vec::new();
-        for HexBytes(bytes) in msgs {
-            let xid = bytes
-                .get(4..8)
-                .map_or(0, |x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]));
-            match Message::decode(&bytes) {
-                Ok((_, msg)) => {
-                    for o in ofb.switch.handle(API_CONN, xid, msg, now, dp) {
-                        if o.to == API_CONN {
-                            replies.push(o);
-                        } else {
-                            others.push(o);
+                let mut replies = Vec::new();
+                let mut others = Vec::new();
+                for HexBytes(bytes) in msgs {
+                    let xid = bytes
+                        .get(4..8)
+                        .map_or(0, |x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]));
+                    match Message::decode(&bytes) {
+                        Ok((_, msg)) => {
+                            for o in ofb.switch.handle(API_CONN, xid, msg, now, dp) {
+                                if o.to == API_CONN {
+                                    replies.push(o);
+                                } else {
+                                    others.push(o);
+                                }
+                            }
                         }
+                        Err(e) => replies.push(Outgoing {
+                            to: API_CONN,
+                            xid,
+                            msg: Message::Error(e.to_error_msg(&bytes)),
+                        }),
                     }
                 }
-                Err(e) => replies.push(Outgoing {
-                    to: API_CONN,
-                    xid,
-                    msg: Message::Error(e.to_error_msg(&bytes)),
-                }),
-            }
-        }
-        ofb.switch.end_batch(now);
-        ofb.switch.flush(dp);
-        send_all(ofb.ctl, std::mem::take(&mut others));
-        (replies, others)
+                ofb.switch.end_batch(now);
+                ofb.switch.flush(dp);
+                send_all(ofb.ctl, std::mem::take(&mut others));
+                (replies, others)
             })
             .ok_or_else(worker_gone)?;
         debug_assert!(others.is_empty());
@@ -717,7 +721,8 @@ impl State {
                     .map_err(|e| ApiError::invalid(e.render(&text)))?;
                 if let Some(p) = in_port {
                     let n = resolve_port(&p)?;
-                    m.fields.retain(|f| !matches!(f, rvs_openflow::OxmField::InPort(_)));
+                    m.fields
+                        .retain(|f| !matches!(f, rvs_openflow::OxmField::InPort(_)));
                     m = m.with(rvs_openflow::OxmField::InPort(PortNo(n)));
                 }
                 let key = rvs_flow::key_from_match(&m)
@@ -777,7 +782,11 @@ impl State {
                         } else {
                             String::new()
                         },
-                        if m.is_empty() { String::new() } else { format!(", {m}") },
+                        if m.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", {m}")
+                        },
                     );
                     let _ = writeln!(
                         t,
@@ -788,18 +797,15 @@ impl State {
                         let _ = writeln!(t, "    applied: {}", format_dp_actions(&st.applied));
                     }
                     if !st.action_set.is_empty() {
-                        let _ = writeln!(t, "    action set: {}", format_dp_actions(&st.action_set));
+                        let _ =
+                            writeln!(t, "    action set: {}", format_dp_actions(&st.action_set));
                     }
                     if let Some(g) = st.goto {
                         let _ = writeln!(t, "    -> table {g}");
                     }
                 }
                 None => {
-                    let _ = writeln!(
-                        t,
-                        "{:2}. no match and no table-miss entry: drop",
-                        st.table
-                    );
+                    let _ = writeln!(t, "{:2}. no match and no table-miss entry: drop", st.table);
                 }
             }
         }
