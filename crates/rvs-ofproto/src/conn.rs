@@ -93,7 +93,10 @@ pub fn parse_target(s: &str) -> Result<Target, String> {
             Some((p, ip)) => (p, parse_ip(ip)?),
             None => (rest, IpAddr::V4(Ipv4Addr::LOCALHOST)),
         };
-        Ok(Target::Passive(SocketAddr::new(ip, parse_port(port, "TCP")?)))
+        Ok(Target::Passive(SocketAddr::new(
+            ip,
+            parse_port(port, "TCP")?,
+        )))
     } else {
         Err(format!(
             "'{s}': unknown controller target (expected tcp:IP:PORT or ptcp:PORT[:IP])"
@@ -642,7 +645,12 @@ async fn read_loop(
                 }
                 Ok((_, Message::EchoReply(_))) | Ok((_, Message::Hello(_))) => {}
                 Ok((h, m)) => {
-                    if ctx.events.send(ConnEvent::Message(id, h.xid, m)).await.is_err() {
+                    if ctx
+                        .events
+                        .send(ConnEvent::Message(id, h.xid, m))
+                        .await
+                        .is_err()
+                    {
                         return "switch gone".into();
                     }
                 }
@@ -676,10 +684,7 @@ async fn read_loop(
                         probe_sent = Some(now);
                     }
                     Some(at) if now.duration_since(at) >= probe => {
-                        return format!(
-                            "inactivity probe: no answer in {} s",
-                            probe.as_secs_f32()
-                        );
+                        return format!("inactivity probe: no answer in {} s", probe.as_secs_f32());
                     }
                     _ => {}
                 }

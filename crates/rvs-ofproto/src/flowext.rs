@@ -67,7 +67,11 @@ impl GroupTable {
                 let removed: Vec<u32> = if gm.group_id == OFPG_ALL {
                     self.groups.keys().copied().collect()
                 } else {
-                    self.groups.get(&gm.group_id).map(|g| g.id).into_iter().collect()
+                    self.groups
+                        .get(&gm.group_id)
+                        .map(|g| g.id)
+                        .into_iter()
+                        .collect()
                 };
                 for id in &removed {
                     self.groups.remove(id);
@@ -314,13 +318,14 @@ impl MeterTable {
             ));
         }
         let unit = mm.flags & (meter_flags::KBPS | meter_flags::PKTPS);
-        if mm.flags & !meter_flags::ALL != 0
-            || unit == (meter_flags::KBPS | meter_flags::PKTPS)
-        {
+        if mm.flags & !meter_flags::ALL != 0 || unit == (meter_flags::KBPS | meter_flags::PKTPS) {
             return Err(OfError::new(MeterModFailedCode::BadFlags, "meter flags"));
         }
         if mm.bands.len() > MAX_BANDS {
-            return Err(OfError::new(MeterModFailedCode::OutOfBands, "too many bands"));
+            return Err(OfError::new(
+                MeterModFailedCode::OutOfBands,
+                "too many bands",
+            ));
         }
         for b in &mm.bands {
             if b.band_type() == band_type::EXPERIMENTER {
@@ -460,7 +465,7 @@ pub fn actions_to_dp(actions: &[Action]) -> Vec<DpAction> {
                 Action::Group(g) => DpAction::Group(*g),
                 Action::SetNwTtl(t) => DpAction::SetNwTtl(*t),
                 Action::DecNwTtl => DpAction::DecNwTtl,
-                Action::SetField(f) => DpAction::SetField(f.clone()),
+                Action::SetField(f) => DpAction::SetField(*f),
                 Action::PushPbb(_) | Action::PopPbb | Action::Experimenter { .. } => return None,
             })
         })

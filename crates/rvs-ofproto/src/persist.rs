@@ -67,9 +67,14 @@ pub enum Record {
     GroupMod(GroupMod),
     MeterMod(MeterMod),
     /// Port `name` has OpenFlow number `ofport`.
-    PortNumber { name: String, ofport: u32 },
+    PortNumber {
+        name: String,
+        ofport: u32,
+    },
     /// Port `name` left the bridge; its number may be given to another port.
-    PortForget { name: String },
+    PortForget {
+        name: String,
+    },
 }
 
 impl Record {

@@ -56,9 +56,8 @@ use rvs_openflow::message::{
 };
 use rvs_openflow::meter::{MeterMod, MeterModCommand, OFPM_ALL};
 use rvs_openflow::multipart::{
-    Desc, MultipartReply, MultipartReplyBody,
-    MultipartRequest, MultipartRequestBody, PortStats, TableFeatureProp, TableFeatures,
-    DESC_STR_LEN, OFP_MAX_TABLE_NAME_LEN, SERIAL_NUM_LEN,
+    Desc, MultipartReply, MultipartReplyBody, MultipartRequest, MultipartRequestBody, PortStats,
+    TableFeatureProp, TableFeatures, DESC_STR_LEN, OFP_MAX_TABLE_NAME_LEN, SERIAL_NUM_LEN,
 };
 use rvs_openflow::oxm::{OxmFieldId, OxmId};
 use rvs_openflow::port::{
@@ -239,10 +238,8 @@ pub const MAX_FLOWS_PER_TABLE: u32 = 1_000_000;
 /// Log size beyond which it is compacted: twice the live state plus this.
 const COMPACT_SLACK: u64 = 1 << 20;
 /// Stats replies cover ports by `ANY`.
-const SUPPORTED_PORT_CONFIG: u32 = port_config::PORT_DOWN
-    | port_config::NO_RECV
-    | port_config::NO_FWD
-    | port_config::NO_PACKET_IN;
+const SUPPORTED_PORT_CONFIG: u32 =
+    port_config::PORT_DOWN | port_config::NO_RECV | port_config::NO_FWD | port_config::NO_PACKET_IN;
 
 /// One bridge's OpenFlow state machine.
 pub struct OfSwitch {
@@ -335,7 +332,11 @@ impl OfSwitch {
 
     /// A bridge restored from `log` (or created, when the log is empty: then the
     /// standalone default flow is added and logged).
-    pub fn with_log(opts: OfSwitchOptions, mut log: FlowLog, now_ms: Millis) -> (Self, ReplayReport) {
+    pub fn with_log(
+        opts: OfSwitchOptions,
+        mut log: FlowLog,
+        now_ms: Millis,
+    ) -> (Self, ReplayReport) {
         let records = log.take_replay();
         let mut report = ReplayReport {
             records: records.len(),
@@ -806,7 +807,9 @@ impl OfSwitch {
             m = m.with(OxmField::Metadata(rvs_openflow::Masked::exact(ev.metadata)));
         }
         if ev.tunnel_id != 0 {
-            m = m.with(OxmField::TunnelId(rvs_openflow::Masked::exact(ev.tunnel_id)));
+            m = m.with(OxmField::TunnelId(rvs_openflow::Masked::exact(
+                ev.tunnel_id,
+            )));
         }
         let msg = Message::PacketIn(PacketIn {
             buffer_id: OFP_NO_BUFFER,
@@ -1062,7 +1065,10 @@ impl OfSwitch {
             }
             self.generation_id = Some(r.generation_id);
         }
-        let current = self.conns.get(&conn).map_or(ControllerRole::Equal, |c| c.role);
+        let current = self
+            .conns
+            .get(&conn)
+            .map_or(ControllerRole::Equal, |c| c.role);
         let new = if r.role == ControllerRole::NoChange {
             current
         } else {
@@ -1090,10 +1096,8 @@ impl OfSwitch {
     fn check_refs(&self, insts: &[Instruction]) -> Result<(), OfError> {
         for i in insts {
             match i {
-                Instruction::Meter(m) => {
-                    if self.meters.get(*m).is_none() {
-                        return Err(err(MeterModFailedCode::UnknownMeter, "no such meter"));
-                    }
+                Instruction::Meter(m) if self.meters.get(*m).is_none() => {
+                    return Err(err(MeterModFailedCode::UnknownMeter, "no such meter"));
                 }
                 Instruction::ApplyActions(a) | Instruction::WriteActions(a) => {
                     self.check_actions(a)?
@@ -1205,7 +1209,11 @@ impl OfSwitch {
     fn apply_meter_mod(&mut self, mm: &MeterMod, now_ms: Millis) -> Result<Vec<Removed>, OfError> {
         let gone: Vec<u32> = if mm.command == MeterModCommand::Delete {
             if mm.meter_id == OFPM_ALL {
-                self.meters.config(OFPM_ALL).iter().map(|c| c.meter_id).collect()
+                self.meters
+                    .config(OFPM_ALL)
+                    .iter()
+                    .map(|c| c.meter_id)
+                    .collect()
             } else {
                 vec![mm.meter_id]
             }
@@ -1318,10 +1326,7 @@ impl OfSwitch {
             Q::Desc => B::Desc(Desc {
                 mfr_desc: FixedStr::new("rvs", DESC_STR_LEN),
                 hw_desc: FixedStr::new("rvs virtual switch", DESC_STR_LEN),
-                sw_desc: FixedStr::new(
-                    concat!("rvs ", env!("CARGO_PKG_VERSION")),
-                    DESC_STR_LEN,
-                ),
+                sw_desc: FixedStr::new(concat!("rvs ", env!("CARGO_PKG_VERSION")), DESC_STR_LEN),
                 serial_num: FixedStr::new("None", SERIAL_NUM_LEN),
                 dp_desc: FixedStr::new(&self.opts.name, DESC_STR_LEN),
             }),
@@ -1509,7 +1514,10 @@ pub fn table_features() -> Vec<TableFeatures> {
         .filter(|f| **f != OxmFieldId::InPort)
         .map(|f| OxmId::basic(*f))
         .collect();
-    let actions: Vec<ActionId> = SUPPORTED_ACTIONS.iter().map(|t| ActionId::new(*t)).collect();
+    let actions: Vec<ActionId> = SUPPORTED_ACTIONS
+        .iter()
+        .map(|t| ActionId::new(*t))
+        .collect();
     let insts_all: Vec<InstructionId> = [
         instruction_type::GOTO_TABLE,
         instruction_type::WRITE_METADATA,

@@ -119,7 +119,10 @@ fn controller_session() {
         m => panic!("{m:?}"),
     }
     assert_eq!(c.request(&Message::BarrierRequest), Message::BarrierReply);
-    assert_eq!(br.events().iter().filter(|e| e.starts_with("up")).count(), 1);
+    assert_eq!(
+        br.events().iter().filter(|e| e.starts_with("up")).count(),
+        1
+    );
     let st = br.status.lock().expect("lock").clone();
     if let Some(s) = st.first() {
         assert_eq!(s.state, "listening");
@@ -146,10 +149,13 @@ fn several_passive_clients() {
 fn incompatible_hello_is_refused() {
     let br = Bridge::start(&["ptcp:0"], ConnOptions::default(), &[]);
     let mut s = std::net::TcpStream::connect(br.addrs[0]).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
     use std::io::{Read, Write};
     // OpenFlow 1.0 only.
-    let mut hello = Message::Hello(Hello::with_versions(&[1])).encode(5).expect("encode");
+    let mut hello = Message::Hello(Hello::with_versions(&[1]))
+        .encode(5)
+        .expect("encode");
     hello[0] = 1;
     s.write_all(&hello).expect("write");
     let mut got = Vec::new();
@@ -169,7 +175,10 @@ fn incompatible_hello_is_refused() {
     }
     assert!(matches!(msgs[0], Message::Hello(_)));
     match &msgs[1] {
-        Message::Error(e) => assert_eq!(e.code, ErrorCode::HelloFailed(HelloFailedCode::Incompatible)),
+        Message::Error(e) => assert_eq!(
+            e.code,
+            ErrorCode::HelloFailed(HelloFailedCode::Incompatible)
+        ),
         m => panic!("{m:?}"),
     }
 }
@@ -180,12 +189,7 @@ fn inactivity_probe_and_disconnect() {
     let mut c = TestController::connect(br.addrs[0]);
     let t = Instant::now();
     // Silence: an echo request comes after one probe interval...
-    let (xid, m) = loop {
-        match c.recv(Duration::from_secs(5)) {
-            Some(x) => break x,
-            None => panic!("no probe"),
-        }
-    };
+    let (xid, m) = c.recv(Duration::from_secs(5)).expect("no probe");
     assert_eq!(m, Message::EchoRequest(vec![]));
     let probe_at = t.elapsed();
     assert!(probe_at >= Duration::from_millis(250), "{probe_at:?}");
@@ -228,13 +232,19 @@ fn active_reconnects_with_backoff() {
         let c = TestController::from_stream(s);
         drop(c);
     }
-    let gaps: Vec<u128> = accepted.windows(2).map(|w| (w[1] - w[0]).as_millis()).collect();
+    let gaps: Vec<u128> = accepted
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_millis())
+        .collect();
     println!("reconnect gaps (ms): {gaps:?}");
     // 100, 200, 400, 400 ms (plus scheduling noise).
     assert!(gaps[0] >= 90 && gaps[0] < 300, "{gaps:?}");
     assert!(gaps[1] >= 190, "{gaps:?}");
     assert!(gaps[2] >= 390, "{gaps:?}");
-    assert!(gaps[3] >= 390 && gaps[3] < 1500, "capped at backoff_max: {gaps:?}");
+    assert!(
+        gaps[3] >= 390 && gaps[3] < 1500,
+        "capped at backoff_max: {gaps:?}"
+    );
     wait_for("backoff state", || {
         br.status
             .lock()

@@ -8,7 +8,9 @@ use rvs_openflow::group::{Bucket, GroupMod, GroupModCommand, GroupType};
 use rvs_openflow::message::flow_mod_flags;
 use rvs_openflow::meter::{meter_flags, MeterBand, MeterMod, MeterModCommand};
 use rvs_openflow::multipart::{FlowStats, FlowStatsRequest, PortStats};
-use rvs_openflow::{FlowMod, FlowModCommand, Instruction, Masked, Match, Message, OfError, OxmField, PortNo};
+use rvs_openflow::{
+    FlowMod, FlowModCommand, Instruction, Masked, Match, Message, OfError, OxmField, PortNo,
+};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -53,27 +55,38 @@ fn dump(s: &OfSwitch) -> Vec<FlowStats> {
         f.duration_nsec = 0;
     }
     v.sort_by(|a, b| {
-        (a.table_id, a.priority, format!("{:?}", a.match_))
-            .cmp(&(b.table_id, b.priority, format!("{:?}", b.match_)))
+        (a.table_id, a.priority, format!("{:?}", a.match_)).cmp(&(
+            b.table_id,
+            b.priority,
+            format!("{:?}", b.match_),
+        ))
     });
     v
 }
 
 fn mac(i: u32) -> Match {
     let b = i.to_be_bytes();
-    Match::new().with(OxmField::EthDst(Masked::exact([2, 0, b[0], b[1], b[2], b[3]])))
+    Match::new().with(OxmField::EthDst(Masked::exact([
+        2, 0, b[0], b[1], b[2], b[3],
+    ])))
 }
 
 fn flow(i: u32) -> FlowMod {
     let mut fm = FlowMod::add(
         (i % 7) as u16 + 1,
         mac(i),
-        vec![Instruction::ApplyActions(vec![Action::output(PortNo(i % 5 + 1))])],
+        vec![Instruction::ApplyActions(vec![Action::output(PortNo(
+            i % 5 + 1,
+        ))])],
     );
     fm.cookie = u64::from(i) << 8;
     fm.table_id = (i % 3) as u8;
     fm.idle_timeout = (i % 2) as u16 * 60;
-    fm.flags = if i % 4 == 0 { flow_mod_flags::SEND_FLOW_REM } else { 0 };
+    fm.flags = if i.is_multiple_of(4) {
+        flow_mod_flags::SEND_FLOW_REM
+    } else {
+        0
+    };
     fm
 }
 
@@ -119,7 +132,14 @@ fn populate(s: &mut OfSwitch, dp: &mut NullDp, n: u32) {
         apply(s, dp, Message::FlowMod(flow(i)));
     }
     // Modify, delete and meter/group use, so replay sees every command.
-    let mut m = FlowMod::add(0, Match::new(), vec![Instruction::Meter(1), Instruction::ApplyActions(vec![Action::Group(2)])]);
+    let mut m = FlowMod::add(
+        0,
+        Match::new(),
+        vec![
+            Instruction::Meter(1),
+            Instruction::ApplyActions(vec![Action::Group(2)]),
+        ],
+    );
     m.command = FlowModCommand::Modify;
     m.table_id = 1;
     apply(s, dp, Message::FlowMod(m));
@@ -137,8 +157,10 @@ fn restart_rebuilds_identical_tables() {
     let (before, ports) = {
         let mut s = open(&path);
         populate(&mut s, &mut dp, 500);
-        s.port_added("eth1", Some(5), PortDesc::default(), 0).expect("port");
-        s.port_added("eth2", None, PortDesc::default(), 0).expect("port");
+        s.port_added("eth1", Some(5), PortDesc::default(), 0)
+            .expect("port");
+        s.port_added("eth2", None, PortDesc::default(), 0)
+            .expect("port");
         s.end_batch(0);
         // No sync: a process kill keeps what write(2) wrote.
         (dump(&s), s.port_numbers())
@@ -150,11 +172,17 @@ fn restart_rebuilds_identical_tables() {
     assert_eq!(s.groups().len(), 2);
     assert_eq!(s.meters().len(), 1);
     // Ports come back with the numbers they had.
-    let (n, _) = s.port_added("eth2", None, PortDesc::default(), 0).expect("port");
+    let (n, _) = s
+        .port_added("eth2", None, PortDesc::default(), 0)
+        .expect("port");
     assert_eq!(n, 1);
-    let (n, _) = s.port_added("eth1", None, PortDesc::default(), 0).expect("port");
+    let (n, _) = s
+        .port_added("eth1", None, PortDesc::default(), 0)
+        .expect("port");
     assert_eq!(n, 5);
-    let (n, _) = s.port_added("eth3", None, PortDesc::default(), 0).expect("port");
+    let (n, _) = s
+        .port_added("eth3", None, PortDesc::default(), 0)
+        .expect("port");
     assert_eq!(n, 2);
 }
 
@@ -196,10 +224,16 @@ fn torn_tail_keeps_the_rest() {
         apply(&mut s, &mut dp, Message::FlowMod(flow(i)));
     }
     s.end_batch(0);
-    let nine = dump(&s).into_iter().filter(|f| f.cookie != 9 << 8).collect::<Vec<_>>();
+    let nine = dump(&s)
+        .into_iter()
+        .filter(|f| f.cookie != 9 << 8)
+        .collect::<Vec<_>>();
     drop(s);
     let len = std::fs::metadata(&path).expect("meta").len();
-    let f = std::fs::OpenOptions::new().write(true).open(&path).expect("open");
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .expect("open");
     f.set_len(len - 5).expect("truncate");
     drop(f);
     let log = FlowLog::open(&path).expect("open log");
@@ -269,20 +303,39 @@ fn equal_priority_order_survives_compaction() {
         let mask = u32::MAX << (32 - len);
         Match::new()
             .with(OxmField::EthType(0x0800))
-            .with(OxmField::Ipv4Dst(Masked::new(a.into(), mask.to_be_bytes().into())))
+            .with(OxmField::Ipv4Dst(Masked::new(
+                a.into(),
+                mask.to_be_bytes().into(),
+            )))
     };
     let out = |p: u32| vec![Instruction::ApplyActions(vec![Action::output(PortNo(p))])];
     // Fill slot 0..2, free slot 0, then add the winner into it (slot order != add order).
-    apply(&mut s, &mut dp, Message::FlowMod(FlowMod::add(5, ip([10, 0, 0, 0], 8), out(1))));
-    apply(&mut s, &mut dp, Message::FlowMod(FlowMod::add(5, ip([10, 1, 0, 0], 16), out(2))));
+    apply(
+        &mut s,
+        &mut dp,
+        Message::FlowMod(FlowMod::add(5, ip([10, 0, 0, 0], 8), out(1))),
+    );
+    apply(
+        &mut s,
+        &mut dp,
+        Message::FlowMod(FlowMod::add(5, ip([10, 1, 0, 0], 16), out(2))),
+    );
     let mut d = FlowMod::add(5, ip([10, 0, 0, 0], 8), vec![]);
     d.command = FlowModCommand::DeleteStrict;
     apply(&mut s, &mut dp, Message::FlowMod(d));
-    apply(&mut s, &mut dp, Message::FlowMod(FlowMod::add(5, ip([10, 0, 0, 0], 8), out(3))));
-    let key = rvs_flow::match_to_key(&ip([10, 1, 2, 3], 32)).expect("key").0;
+    apply(
+        &mut s,
+        &mut dp,
+        Message::FlowMod(FlowMod::add(5, ip([10, 0, 0, 0], 8), out(3))),
+    );
+    let key = rvs_flow::match_to_key(&ip([10, 1, 2, 3], 32))
+        .expect("key")
+        .0;
     let winner = |s: &OfSwitch| {
         let mut wc = rvs_flow::FlowMask::default();
-        s.flows().lookup(0, &key, &mut wc).map(|(r, _)| r.instructions.to_vec())
+        s.flows()
+            .lookup(0, &key, &mut wc)
+            .map(|(r, _)| r.instructions.to_vec())
     };
     let w = winner(&s);
     assert_eq!(w, Some(out(2)));
@@ -306,7 +359,8 @@ fn log_keeps_up_with_flow_mod_rate() {
     for (i, m) in mods.iter().enumerate() {
         log.append_message(m);
         if i % 100 == 99 {
-            log.sync_if_due(t.elapsed().as_millis() as u64).expect("write");
+            log.sync_if_due(t.elapsed().as_millis() as u64)
+                .expect("write");
         }
     }
     log.sync(t.elapsed().as_millis() as u64).expect("sync");
@@ -321,8 +375,15 @@ fn log_keeps_up_with_flow_mod_rate() {
         log.stats().syncs
     );
     // Generous: 100k/s is the target in release builds; debug builds are ~10x slower.
-    let bound = if cfg!(debug_assertions) { 20_000.0 } else { 100_000.0 };
-    assert!(per_sec > bound, "log sustains only {per_sec:.0} flow-mods/s");
+    let bound = if cfg!(debug_assertions) {
+        20_000.0
+    } else {
+        100_000.0
+    };
+    assert!(
+        per_sec > bound,
+        "log sustains only {per_sec:.0} flow-mods/s"
+    );
 
     // Through the switch, with the classifier, to show the log is not the bottleneck.
     let path2 = dir.path().join("br1.oflog");

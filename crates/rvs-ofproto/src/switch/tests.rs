@@ -19,7 +19,12 @@ impl DpControl for FakeDp {
     fn publish(&mut self, snap: Arc<OfSnapshot>) {
         self.published.push(snap);
     }
-    fn packet_out(&mut self, in_port: u32, actions: Vec<DpAction>, frame: Vec<u8>) -> Result<(), OfError> {
+    fn packet_out(
+        &mut self,
+        in_port: u32,
+        actions: Vec<DpAction>,
+        frame: Vec<u8>,
+    ) -> Result<(), OfError> {
         self.packet_outs.push((in_port, actions, frame));
         Ok(())
     }
@@ -64,7 +69,9 @@ fn output(p: u32) -> Vec<Instruction> {
 
 fn eth_dst(i: u32) -> Match {
     let b = i.to_be_bytes();
-    Match::new().with(OxmField::EthDst(Masked::exact([2, 0, b[0], b[1], b[2], b[3]])))
+    Match::new().with(OxmField::EthDst(Masked::exact([
+        2, 0, b[0], b[1], b[2], b[3],
+    ])))
 }
 
 fn flows(s: &mut OfSwitch, dp: &mut FakeDp) -> Vec<rvs_openflow::multipart::FlowStats> {
@@ -143,7 +150,10 @@ fn unsupported_messages_get_the_spec_error() {
             data: vec![],
         }),
     );
-    assert_eq!(error_code(&out), Some(BadRequestCode::BadExperimenter.into()));
+    assert_eq!(
+        error_code(&out),
+        Some(BadRequestCode::BadExperimenter.into())
+    );
     // The error carries the start of the request.
     match &out[0].msg {
         Message::Error(e) => assert_eq!(&e.data[..2], &[4, 4]),
@@ -160,7 +170,9 @@ fn fail_modes_and_default_flow() {
     assert_eq!(f[0].priority, 0);
     assert_eq!(
         f[0].instructions,
-        vec![Instruction::ApplyActions(vec![Action::output(PortNo::NORMAL)])]
+        vec![Instruction::ApplyActions(vec![Action::output(
+            PortNo::NORMAL
+        )])]
     );
     let mut s = switch(FailMode::Secure);
     assert!(flows(&mut s, &mut dp).is_empty());
@@ -214,7 +226,10 @@ fn flow_mod_checks_and_lazy_publish() {
     assert_eq!(error_code(&out), Some(BadActionCode::BadOutGroup.into()));
     let bad_meter = FlowMod::add(10, eth_dst(2), vec![Instruction::Meter(3)]);
     let out = send(&mut s, &mut dp, C1, Message::FlowMod(bad_meter));
-    assert_eq!(error_code(&out), Some(MeterModFailedCode::UnknownMeter.into()));
+    assert_eq!(
+        error_code(&out),
+        Some(MeterModFailedCode::UnknownMeter.into())
+    );
     let mut buffered = FlowMod::add(10, eth_dst(2), output(1));
     buffered.buffer_id = 1;
     let out = send(&mut s, &mut dp, C1, Message::FlowMod(buffered));
@@ -230,7 +245,12 @@ fn flow_mod_checks_and_lazy_publish() {
 fn stats_collect_credits_first() {
     let mut s = switch(FailMode::Secure);
     let mut dp = FakeDp::default();
-    send(&mut s, &mut dp, C1, Message::FlowMod(FlowMod::add(1, eth_dst(1), output(1))));
+    send(
+        &mut s,
+        &mut dp,
+        C1,
+        Message::FlowMod(FlowMod::add(1, eth_dst(1), output(1))),
+    );
     let n = dp.collects;
     flows(&mut s, &mut dp);
     assert_eq!(dp.collects, n + 1);
@@ -248,7 +268,10 @@ fn groups_and_meters() {
     };
     assert!(send(&mut s, &mut dp, C1, Message::GroupMod(gm.clone())).is_empty());
     let out = send(&mut s, &mut dp, C1, Message::GroupMod(gm.clone()));
-    assert_eq!(error_code(&out), Some(GroupModFailedCode::GroupExists.into()));
+    assert_eq!(
+        error_code(&out),
+        Some(GroupModFailedCode::GroupExists.into())
+    );
     let mm = MeterMod {
         command: MeterModCommand::Add,
         flags: rvs_openflow::meter::meter_flags::KBPS,
@@ -269,7 +292,12 @@ fn groups_and_meters() {
     );
     fm.flags = flow_mod_flags::SEND_FLOW_REM;
     assert!(send(&mut s, &mut dp, C1, Message::FlowMod(fm)).is_empty());
-    send(&mut s, &mut dp, C1, Message::FlowMod(FlowMod::add(9, eth_dst(3), output(1))));
+    send(
+        &mut s,
+        &mut dp,
+        C1,
+        Message::FlowMod(FlowMod::add(9, eth_dst(3), output(1))),
+    );
     // Group stats count the flow referring to it.
     let out = send(
         &mut s,
@@ -308,7 +336,12 @@ fn groups_and_meters() {
     let out = send(&mut s, &mut dp, C1, Message::GroupMod(del));
     match &out[..] {
         [Outgoing {
-            msg: Message::FlowRemoved(FlowRemoved { reason, priority: 10, .. }),
+            msg:
+                Message::FlowRemoved(FlowRemoved {
+                    reason,
+                    priority: 10,
+                    ..
+                }),
             ..
         }] => assert_eq!(*reason, FlowRemovedReason::GroupDelete),
         o => panic!("{o:?}"),
@@ -348,14 +381,22 @@ fn port_map_and_port_mod() {
             advertise: 0,
         })
     };
-    let out = send(&mut s, &mut dp, C1, pm(10, MAC1, port_config::NO_FWD, port_config::NO_FWD));
-    assert!(matches!(&out[0].msg, Message::PortStatus(p) if p.reason == PortReason::Modify && p.desc.config == port_config::NO_FWD));
+    let out = send(
+        &mut s,
+        &mut dp,
+        C1,
+        pm(10, MAC1, port_config::NO_FWD, port_config::NO_FWD),
+    );
+    assert!(
+        matches!(&out[0].msg, Message::PortStatus(p) if p.reason == PortReason::Modify && p.desc.config == port_config::NO_FWD)
+    );
     assert_eq!(s.port_config(10), Some(port_config::NO_FWD));
     s.flush(&mut dp);
-    assert!(dp
-        .published
-        .last()
-        .is_some_and(|p| p.ports.contains(&(10, "b".into(), port_config::NO_FWD))));
+    assert!(dp.published.last().is_some_and(|p| p.ports.contains(&(
+        10,
+        "b".into(),
+        port_config::NO_FWD
+    ))));
     let out = send(&mut s, &mut dp, C1, pm(77, MAC1, 0, 1));
     assert_eq!(error_code(&out), Some(PortModFailedCode::BadPort.into()));
     let out = send(&mut s, &mut dp, C1, pm(10, [9; 6], 0, 1));
@@ -374,8 +415,14 @@ fn port_map_and_port_mod() {
             body: MultipartReplyBody::PortDesc(p),
             ..
         }) => {
-            let names: Vec<_> = p.iter().map(|p| (p.port_no.0, p.name.to_string_lossy())).collect();
-            assert_eq!(names, vec![(1, "d".into()), (2, "c".into()), (10, "b".into())]);
+            let names: Vec<_> = p
+                .iter()
+                .map(|p| (p.port_no.0, p.name.to_string_lossy()))
+                .collect();
+            assert_eq!(
+                names,
+                vec![(1, "d".into()), (2, "c".into()), (10, "b".into())]
+            );
         }
         m => panic!("{m:?}"),
     }
@@ -395,7 +442,9 @@ fn port_map_and_port_mod() {
         &mut s,
         &mut dp,
         C1,
-        Message::MultipartRequest(MultipartRequest::new(MultipartRequestBody::PortStats(PortNo(10)))),
+        Message::MultipartRequest(MultipartRequest::new(MultipartRequestBody::PortStats(
+            PortNo(10),
+        ))),
     );
     match &out[0].msg {
         Message::MultipartReply(MultipartReply {
@@ -410,7 +459,8 @@ fn port_map_and_port_mod() {
 fn packet_out() {
     let mut s = switch(FailMode::Secure);
     let mut dp = FakeDp::default();
-    s.port_added("a", None, PortDesc::default(), 0).expect("add");
+    s.port_added("a", None, PortDesc::default(), 0)
+        .expect("add");
     let po = |buffer_id: u32, in_port: PortNo, data: Vec<u8>| {
         Message::PacketOut(PacketOut {
             buffer_id,
@@ -421,14 +471,32 @@ fn packet_out() {
     };
     let out = send(&mut s, &mut dp, C1, po(3, PortNo(1), vec![1; 60]));
     assert_eq!(error_code(&out), Some(BadRequestCode::BufferUnknown.into()));
-    let out = send(&mut s, &mut dp, C1, po(OFP_NO_BUFFER, PortNo(9), vec![1; 60]));
+    let out = send(
+        &mut s,
+        &mut dp,
+        C1,
+        po(OFP_NO_BUFFER, PortNo(9), vec![1; 60]),
+    );
     assert_eq!(error_code(&out), Some(BadRequestCode::BadPort.into()));
     let n = dp.published.len();
-    send(&mut s, &mut dp, C1, Message::FlowMod(FlowMod::add(1, eth_dst(1), output(1))));
-    let out = send(&mut s, &mut dp, C1, po(OFP_NO_BUFFER, PortNo(1), vec![1; 60]));
+    send(
+        &mut s,
+        &mut dp,
+        C1,
+        Message::FlowMod(FlowMod::add(1, eth_dst(1), output(1))),
+    );
+    let out = send(
+        &mut s,
+        &mut dp,
+        C1,
+        po(OFP_NO_BUFFER, PortNo(1), vec![1; 60]),
+    );
     assert!(out.is_empty(), "{out:?}");
     assert_eq!(dp.published.len(), n + 1, "packet-out flushes first");
-    assert_eq!(dp.packet_outs, vec![(1, vec![DpAction::Flood], vec![1; 60])]);
+    assert_eq!(
+        dp.packet_outs,
+        vec![(1, vec![DpAction::Flood], vec![1; 60])]
+    );
 }
 
 #[test]
@@ -463,13 +531,32 @@ fn roles_and_generation_ids() {
     assert_eq!(error_code(&out), Some(RoleRequestFailedCode::Stale.into()));
     // No-change reports the role.
     let out = send(&mut s, &mut dp, C1, role(ControllerRole::NoChange, 0));
-    assert!(matches!(out[0].msg, Message::RoleReply(Role { role: ControllerRole::Slave, generation_id: 11 })));
+    assert!(matches!(
+        out[0].msg,
+        Message::RoleReply(Role {
+            role: ControllerRole::Slave,
+            generation_id: 11
+        })
+    ));
     // Slaves may read but not write.
-    let out = send(&mut s, &mut dp, C1, Message::FlowMod(FlowMod::add(1, eth_dst(1), output(1))));
+    let out = send(
+        &mut s,
+        &mut dp,
+        C1,
+        Message::FlowMod(FlowMod::add(1, eth_dst(1), output(1))),
+    );
     assert_eq!(error_code(&out), Some(BadRequestCode::IsSlave.into()));
-    let out = send(&mut s, &mut dp, C1, Message::SetConfig(SwitchConfig::default()));
+    let out = send(
+        &mut s,
+        &mut dp,
+        C1,
+        Message::SetConfig(SwitchConfig::default()),
+    );
     assert_eq!(error_code(&out), Some(BadRequestCode::IsSlave.into()));
-    assert_eq!(error_code(&send(&mut s, &mut dp, C1, Message::FeaturesRequest)), None);
+    assert_eq!(
+        error_code(&send(&mut s, &mut dp, C1, Message::FeaturesRequest)),
+        None
+    );
 
     // Async: the slave gets no packet-in, the master does; port status goes to both.
     let ev = PacketInEvent {
@@ -484,7 +571,9 @@ fn roles_and_generation_ids() {
     };
     let out = s.packet_in(ev.clone(), 0);
     assert_eq!(out.iter().map(|o| o.to).collect::<Vec<_>>(), vec![C2]);
-    let (_, st) = s.port_added("p", None, PortDesc::default(), 0).expect("add");
+    let (_, st) = s
+        .port_added("p", None, PortDesc::default(), 0)
+        .expect("add");
     assert_eq!(st.iter().map(|o| o.to).collect::<Vec<_>>(), vec![C1, C2]);
     // The slave asks for packet-ins; the master turns off misses.
     let mut cfg = DEFAULT_ASYNC;
@@ -499,7 +588,12 @@ fn roles_and_generation_ids() {
     assert_eq!(out.iter().map(|o| o.to).collect::<Vec<_>>(), vec![C1]);
     // Equal role: C1 returns to equal and may write again.
     send(&mut s, &mut dp, C1, role(ControllerRole::Equal, 0));
-    let out = send(&mut s, &mut dp, C1, Message::FlowMod(FlowMod::add(1, eth_dst(1), output(1))));
+    let out = send(
+        &mut s,
+        &mut dp,
+        C1,
+        Message::FlowMod(FlowMod::add(1, eth_dst(1), output(1))),
+    );
     assert!(out.is_empty());
 }
 
@@ -645,7 +739,12 @@ fn long_replies_are_split() {
     let mut s = switch(FailMode::Secure);
     let mut dp = FakeDp::default();
     for i in 0..3000 {
-        send(&mut s, &mut dp, C1, Message::FlowMod(FlowMod::add(1, eth_dst(i), output(1))));
+        send(
+            &mut s,
+            &mut dp,
+            C1,
+            Message::FlowMod(FlowMod::add(1, eth_dst(i), output(1))),
+        );
     }
     let out = send(
         &mut s,
@@ -698,10 +797,21 @@ fn table_features_and_table_mod() {
     assert_eq!(tables.len(), 254);
     assert!(out.len() > 1);
     let last = &tables[253];
-    assert!(last.properties.iter().any(|p| matches!(p, TableFeatureProp::NextTables { tables, .. } if tables.is_empty())));
+    assert!(last
+        .properties
+        .iter()
+        .any(|p| matches!(p, TableFeatureProp::NextTables { tables, .. } if tables.is_empty())));
     let set = MultipartRequestBody::TableFeatures(vec![tables[0].clone()]);
-    let out = send(&mut s, &mut dp, C1, Message::MultipartRequest(MultipartRequest::new(set)));
-    assert_eq!(error_code(&out), Some(TableFeaturesFailedCode::Eperm.into()));
+    let out = send(
+        &mut s,
+        &mut dp,
+        C1,
+        Message::MultipartRequest(MultipartRequest::new(set)),
+    );
+    assert_eq!(
+        error_code(&out),
+        Some(TableFeaturesFailedCode::Eperm.into())
+    );
     let tm = |table_id: u8, config: u32| Message::TableMod(TableMod { table_id, config });
     assert!(send(&mut s, &mut dp, C1, tm(3, 0)).is_empty());
     assert_eq!(
@@ -718,7 +828,13 @@ fn table_features_and_table_mod() {
 fn unknown_connection_acts_as_equal() {
     let mut s = switch(FailMode::Secure);
     let mut dp = FakeDp::default();
-    let out = s.handle(999, 1, Message::FlowMod(FlowMod::add(1, eth_dst(1), output(1))), 0, &mut dp);
+    let out = s.handle(
+        999,
+        1,
+        Message::FlowMod(FlowMod::add(1, eth_dst(1), output(1))),
+        0,
+        &mut dp,
+    );
     assert!(out.is_empty());
     let out = s.handle(
         999,

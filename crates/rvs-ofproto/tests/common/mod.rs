@@ -33,7 +33,12 @@ impl DpControl for FakeDp {
         s.publishes += 1;
         s.last = Some(snap);
     }
-    fn packet_out(&mut self, in_port: u32, actions: Vec<DpAction>, frame: Vec<u8>) -> Result<(), OfError> {
+    fn packet_out(
+        &mut self,
+        in_port: u32,
+        actions: Vec<DpAction>,
+        frame: Vec<u8>,
+    ) -> Result<(), OfError> {
         self.state
             .lock()
             .expect("dp lock")
@@ -185,7 +190,10 @@ async fn run(
                     }
                     ConnEvent::Down(id, why) => {
                         sw.conn_down(id, now);
-                        events.lock().expect("lock").push(format!("down {id}: {why}"));
+                        events
+                            .lock()
+                            .expect("lock")
+                            .push(format!("down {id}: {why}"));
                     }
                 }
                 n += 1;
