@@ -13,7 +13,7 @@
 use crate::counters::{DropReason, PortCounters};
 use crate::mac_table::{Learned, MacTable, Millis};
 use crate::offload::{self, MAX_OFFLOAD_HEADER};
-use crate::packet::{RxBatch, RxSlot, TxFrame, BATCH_SIZE};
+use crate::packet::{FrameRef, RxBatch, RxSlot, TxFrame, BATCH_SIZE};
 use crate::vlan::PortVlan;
 use crate::PortId;
 use rvs_wire::vlan::{TAGGED_HEADER_LEN, TAG_OFFSET};
@@ -47,8 +47,14 @@ impl TxDesc {
     /// adjusted to the tag edit (offsets move by the 4 bytes a tag takes).
     #[inline]
     pub fn frame<'a>(&self, slot: &'a RxSlot) -> TxFrame<'a> {
-        let f = slot.frame();
-        let vnet = *slot.vnet();
+        self.frame_of(slot.as_frame())
+    }
+
+    /// As [`Self::frame`], for any frame.
+    #[inline]
+    pub fn frame_of<'a>(&self, src: FrameRef<'a>) -> TxFrame<'a> {
+        let f = src.data;
+        let vnet = src.vnet;
         let head = f.get(..TAG_OFFSET).unwrap_or(f);
         match self.edit {
             TagEdit::AsIs => TxFrame::with_vnet(f, vnet),
@@ -116,6 +122,8 @@ pub struct Bridge {
     /// PortId -> index in `members` (u32::MAX: not a member).
     index: Vec<u32>,
     pub mac: MacTable,
+    /// OpenFlow state; `None` until the control plane publishes tables for the bridge.
+    pub(crate) of: Option<crate::openflow::OfBridge>,
 }
 
 /// What the pipeline decided for one received frame (used by tests and tracing).
@@ -137,6 +145,7 @@ impl Bridge {
             members: Vec::new(),
             index: Vec::new(),
             mac: MacTable::new(mac_table_size, mac_aging_secs),
+            of: None,
         }
     }
 
@@ -205,7 +214,9 @@ impl Bridge {
                 rx.counters.rx_packets += 1;
                 rx.counters.rx_bytes += slot.wire_len() as u64;
             }
-            if let Err(reason) = self.process_one(in_idx, slot_no as u16, slot, now, rt, dirty) {
+            if let Err(reason) =
+                self.process_one(in_idx, slot_no as u16, slot.as_frame(), now, rt, dirty)
+            {
                 if let Some(rx) = rt.get_mut(in_port as usize) {
                     rx.counters.drop(reason);
                 }
@@ -216,9 +227,9 @@ impl Bridge {
     fn classify(
         &self,
         in_idx: usize,
-        slot: &RxSlot,
+        slot: FrameRef<'_>,
     ) -> Result<(Classified, EthernetAddress, EthernetAddress), DropReason> {
-        let f = slot.frame();
+        let f = slot.data;
         let eth = EthernetFrame::new_checked(f).map_err(|_| DropReason::Runt)?;
         let (src, dst) = (eth.src_addr(), eth.dst_addr());
         let tpid = u16::from(eth.ethertype());
@@ -230,7 +241,7 @@ impl Bridge {
         } else {
             (false, ETHERNET_HEADER_LEN)
         };
-        let wire_len = slot.wire_len();
+        let wire_len = slot.wire_len;
         if wire_len <= hdr_len {
             return Err(DropReason::Runt);
         }
@@ -239,7 +250,7 @@ impl Bridge {
             return Err(DropReason::Oversized);
         }
         // What must fit the MTU: the frame, or each segment of a GSO frame.
-        let vnet = slot.vnet();
+        let vnet = &slot.vnet;
         let on_wire = if vnet.needs_offload() {
             match offload::check_rx(f, vnet) {
                 Ok(Some(gso)) => gso.segment_frame_len().min(wire_len),
@@ -281,11 +292,32 @@ impl Bridge {
         ))
     }
 
+    /// The NORMAL action: the L2 switch for one frame received on `in_port`; `slot_no`
+    /// identifies the frame in the transmit queues (a receive slot or an owned frame).
+    pub(crate) fn normal(
+        &mut self,
+        in_port: PortId,
+        slot_no: u16,
+        frame: FrameRef<'_>,
+        now: Millis,
+        rt: &mut [PortRuntime],
+        dirty: &mut Vec<PortId>,
+    ) -> Result<(), DropReason> {
+        let in_idx = self.member_index(in_port).ok_or(DropReason::NoOutput)?;
+        self.process_one(in_idx, slot_no, frame, now, rt, dirty)
+    }
+
+    /// Index of a member port.
+    #[inline]
+    pub(crate) fn member_of(&self, port: PortId) -> Option<&Member> {
+        self.member_index(port).and_then(|i| self.members.get(i))
+    }
+
     fn process_one(
         &mut self,
         in_idx: usize,
         slot_no: u16,
-        slot: &RxSlot,
+        slot: FrameRef<'_>,
         now: Millis,
         rt: &mut [PortRuntime],
         dirty: &mut Vec<PortId>,

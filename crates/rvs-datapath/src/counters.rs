@@ -32,10 +32,24 @@ pub enum DropReason {
     /// Offload metadata that does not fit the frame (GSO type rvs cannot segment, checksum
     /// position outside the frame, headers that do not match the GSO type).
     BadOffload,
+    /// The OpenFlow pipeline decided to drop it (no matching entry, no output, explicit drop).
+    FlowDrop,
+    /// `dec_ttl`/`dec_mpls_ttl` would have made the TTL zero.
+    TtlExpired,
+    /// Over a meter's rate (a drop band).
+    Meter,
+    /// A packet-in could not be queued to the control plane (controller too slow).
+    ControllerQueueFull,
+    /// The port's OpenFlow config says `no_recv`.
+    PortNoRecv,
+    /// More rewritten copies of one batch than the datapath keeps.
+    RewriteOverflow,
+    /// An action referred to a group that no longer exists, or group chaining ran too deep.
+    NoSuchGroup,
 }
 
 impl DropReason {
-    pub const COUNT: usize = 12;
+    pub const COUNT: usize = 19;
     pub const ALL: [DropReason; Self::COUNT] = [
         DropReason::Runt,
         DropReason::TruncatedVlan,
@@ -49,6 +63,13 @@ impl DropReason {
         DropReason::TxFailed,
         DropReason::TxTooBig,
         DropReason::BadOffload,
+        DropReason::FlowDrop,
+        DropReason::TtlExpired,
+        DropReason::Meter,
+        DropReason::ControllerQueueFull,
+        DropReason::PortNoRecv,
+        DropReason::RewriteOverflow,
+        DropReason::NoSuchGroup,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -65,6 +86,13 @@ impl DropReason {
             DropReason::TxFailed => "tx_failed",
             DropReason::TxTooBig => "tx_too_big",
             DropReason::BadOffload => "bad_offload",
+            DropReason::FlowDrop => "flow_drop",
+            DropReason::TtlExpired => "ttl_expired",
+            DropReason::Meter => "meter",
+            DropReason::ControllerQueueFull => "controller_queue_full",
+            DropReason::PortNoRecv => "port_no_recv",
+            DropReason::RewriteOverflow => "rewrite_overflow",
+            DropReason::NoSuchGroup => "no_such_group",
         }
     }
 }

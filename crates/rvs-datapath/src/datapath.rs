@@ -17,13 +17,15 @@ use crate::bridge::{Bridge, Member, PortRuntime, TxDesc};
 use crate::counters::{DropReason, PortCounters};
 use crate::mac_table::Millis;
 use crate::offload::{complete_checksum, OffloadCaps, Segmenter, MAX_OFFLOAD_HEADER};
-use crate::packet::{RxBatch, TxFrame, BATCH_SIZE};
+use crate::openflow::{self, Exec, OfBridge, OfConfig, PacketInSink};
+use crate::packet::{OwnedFrames, RxBatch, TxFrame, BATCH_SIZE, OWNED_BIT};
 use crate::port::{Port, PortFault};
 use crate::vlan::PortVlan;
 use crate::PortId;
 use arrayvec::ArrayVec;
 use rvs_api::VlanSpec;
 use rvs_wire::EthernetAddress;
+use std::sync::Arc;
 
 pub type BridgeId = u32;
 
@@ -60,6 +62,12 @@ pub struct Datapath {
     runtime: Vec<PortRuntime>,
     rx: RxBatch,
     dirty: Vec<PortId>,
+    /// Frames rewritten by OpenFlow actions in the current batch.
+    owned: OwnedFrames,
+    /// Where packet-ins go.
+    packet_in: Option<PacketInSink>,
+    /// By PortId: attached (for fast-failover liveness).
+    live: Vec<bool>,
 }
 
 impl Datapath {
@@ -149,6 +157,11 @@ impl Datapath {
                 (self.ports.len() - 1) as PortId
             }
         };
+        let i = id as usize;
+        if self.live.len() <= i {
+            self.live.resize(i + 1, false);
+        }
+        self.live[i] = true;
         let b = self.bridge_mut(bridge)?;
         b.add_member(Member {
             port: id,
@@ -161,6 +174,9 @@ impl Datapath {
     /// Removes a port and returns it.
     pub fn del_port(&mut self, id: PortId) -> Option<Box<dyn Port>> {
         let slot = self.ports.get_mut(id as usize)?.take()?;
+        if let Some(l) = self.live.get_mut(id as usize) {
+            *l = false;
+        }
         if let Some(b) = self.bridge_mut(slot.bridge) {
             b.remove_member(id);
         }
@@ -231,10 +247,96 @@ impl Datapath {
             .get_mut(bridge as usize)
             .and_then(Option::as_mut)
         {
-            b.process_batch(port, &self.rx, now, &mut self.runtime, &mut self.dirty);
+            let mut ex = Exec {
+                bridge_id: bridge,
+                rt: &mut self.runtime,
+                dirty: &mut self.dirty,
+                owned: &mut self.owned,
+                rx: &self.rx,
+                sink: &mut self.packet_in,
+                now,
+                now_ns: openflow::mono_ns(),
+                live: &self.live,
+            };
+            if !openflow::process_batch(b, port, &mut ex) {
+                b.process_batch(port, &self.rx, now, &mut self.runtime, &mut self.dirty);
+            }
         }
         self.flush();
         Ok(n)
+    }
+
+    /// Publishes OpenFlow tables for a bridge (`None`: back to the plain L2 switch).
+    /// Packets received after this returns see the new tables.
+    pub fn set_openflow(&mut self, bridge: BridgeId, cfg: Option<Arc<OfConfig>>) {
+        let Some(b) = self.bridge_mut(bridge) else {
+            return;
+        };
+        match (cfg, b.of.as_mut()) {
+            (None, _) => b.of = None,
+            (Some(c), Some(of)) => of.publish(c),
+            (Some(c), None) => b.of = Some(OfBridge::new(c)),
+        }
+    }
+
+    /// The OpenFlow state of a bridge (tests, stats).
+    pub fn openflow(&self, bridge: BridgeId) -> Option<&OfBridge> {
+        self.bridge(bridge).and_then(|b| b.of.as_ref())
+    }
+
+    /// Flow counters gathered since the last call.
+    pub fn of_collect(&mut self, bridge: BridgeId) -> Vec<rvs_flow::classifier::Credit> {
+        self.bridge_mut(bridge)
+            .and_then(|b| b.of.as_mut())
+            .map(OfBridge::take_credits)
+            .unwrap_or_default()
+    }
+
+    /// Where packet-ins of every bridge go.
+    pub fn set_packet_in_sink(&mut self, sink: Option<PacketInSink>) {
+        self.packet_in = sink;
+    }
+
+    /// Sends `frame` through `actions` on an OpenFlow bridge (packet-out), as received on
+    /// OpenFlow port `in_ofport`.
+    pub fn packet_out(
+        &mut self,
+        bridge: BridgeId,
+        in_ofport: u32,
+        actions: &[rvs_flow::pipeline::DpAction],
+        frame: &[u8],
+        now: Millis,
+    ) -> Result<(), DropReason> {
+        self.rx.clear();
+        self.owned.clear();
+        let Some(idx) = self.owned.push(crate::packet::FrameRef {
+            data: frame,
+            wire_len: frame.len(),
+            vnet: Default::default(),
+        }) else {
+            return Err(DropReason::RewriteOverflow);
+        };
+        let Some(b) = self
+            .bridges
+            .get_mut(bridge as usize)
+            .and_then(Option::as_mut)
+        else {
+            return Err(DropReason::NoOutput);
+        };
+        let mut ex = Exec {
+            bridge_id: bridge,
+            rt: &mut self.runtime,
+            dirty: &mut self.dirty,
+            owned: &mut self.owned,
+            rx: &self.rx,
+            sink: &mut self.packet_in,
+            now,
+            now_ns: openflow::mono_ns(),
+            live: &self.live,
+        };
+        let r = openflow::packet_out(b, &mut ex, in_ofport, idx, actions);
+        self.flush();
+        r
     }
 
     /// Hands every non-empty transmit queue to its port.
@@ -246,15 +348,19 @@ impl Datapath {
             ) else {
                 continue;
             };
-            transmit(slot.io.as_mut(), slot.caps, rt, &self.rx);
+            transmit(slot.io.as_mut(), slot.caps, rt, &self.rx, &self.owned);
         }
         self.dirty.clear();
+        self.owned.clear();
     }
 
     /// Ages out learned addresses in every bridge.
     pub fn expire(&mut self, now: Millis) {
         for b in self.bridges.iter_mut().flatten() {
             b.mac.expire(now);
+            if let Some(of) = b.of.as_mut() {
+                of.fast.sweep(now);
+            }
         }
     }
 
@@ -368,7 +474,13 @@ fn send_outs(io: &mut dyn Port, outs: &[Out<'_>], scratch: &[u8], counters: &mut
 }
 
 /// Transmits a port's queue, doing in software the offloads the port does not take.
-fn transmit(io: &mut dyn Port, caps: OffloadCaps, rt: &mut PortRuntime, rx: &RxBatch) {
+fn transmit(
+    io: &mut dyn Port,
+    caps: OffloadCaps,
+    rt: &mut PortRuntime,
+    rx: &RxBatch,
+    owned: &OwnedFrames,
+) {
     let PortRuntime {
         counters,
         txq,
@@ -378,10 +490,15 @@ fn transmit(io: &mut dyn Port, caps: OffloadCaps, rt: &mut PortRuntime, rx: &RxB
     // Scratch bytes in use by `outs`.
     let mut used = 0;
     for d in txq.iter() {
-        let Some(slot) = rx.get(usize::from(d.slot)) else {
+        let src = if d.slot & OWNED_BIT != 0 {
+            owned.get(d.slot & !OWNED_BIT)
+        } else {
+            rx.get(usize::from(d.slot)).map(|s| s.as_frame())
+        };
+        let Some(src) = src else {
             continue;
         };
-        let f = TxDesc::frame(d, slot);
+        let f = TxDesc::frame_of(d, src);
         if !f.vnet.needs_offload() || caps.accepts(&f.vnet) {
             if outs.is_full() {
                 send_outs(io, &outs, scratch, counters);

@@ -31,6 +31,7 @@ pub mod counters;
 pub mod datapath;
 pub mod mac_table;
 pub mod offload;
+pub mod openflow;
 pub mod packet;
 pub mod port;
 pub mod ports;

@@ -115,6 +115,118 @@ impl RxSlot {
     }
 }
 
+/// A frame as the pipeline reads it: bytes, length on the wire, offload metadata. Points
+/// either into a receive buffer or into a frame the OpenFlow actions rewrote ([`OwnedFrames`]).
+#[derive(Debug, Clone, Copy)]
+pub struct FrameRef<'a> {
+    pub data: &'a [u8],
+    pub wire_len: usize,
+    pub vnet: VirtioNetHdr,
+}
+
+impl RxSlot {
+    #[inline]
+    pub fn as_frame(&self) -> FrameRef<'_> {
+        FrameRef {
+            data: self.frame(),
+            wire_len: self.wire_len,
+            vnet: self.vnet,
+        }
+    }
+}
+
+/// Bit of a transmit descriptor's slot number that marks a rewritten frame
+/// (an index into [`OwnedFrames`]) rather than a receive slot.
+pub const OWNED_BIT: u16 = 0x8000;
+
+/// Frames rewritten by OpenFlow actions during one batch (set-field, push/pop, ...): the
+/// receive buffer stays untouched because other outputs of the same packet may still send it
+/// as received. Buffers are kept between batches, so steady state allocates nothing.
+pub struct OwnedFrames {
+    frames: Vec<(Vec<u8>, VirtioNetHdr)>,
+    used: usize,
+}
+
+/// Most rewritten frames one batch may hold (beyond, the packet is dropped and counted).
+pub const MAX_OWNED: usize = BATCH_SIZE * 8;
+
+impl Default for OwnedFrames {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl OwnedFrames {
+    pub fn new() -> Self {
+        OwnedFrames {
+            frames: Vec::new(),
+            used: 0,
+        }
+    }
+
+    /// Forgets every frame (after the batch was transmitted); keeps the buffers.
+    #[inline]
+    pub fn clear(&mut self) {
+        self.used = 0;
+    }
+
+    /// Copies `f` into a new owned frame; returns its index, or `None` when full.
+    pub fn push(&mut self, f: FrameRef<'_>) -> Option<u16> {
+        if self.used >= MAX_OWNED {
+            return None;
+        }
+        if self.frames.len() <= self.used {
+            self.frames.push((Vec::new(), VirtioNetHdr::NONE));
+        }
+        let (buf, vnet) = self.frames.get_mut(self.used)?;
+        buf.clear();
+        buf.extend_from_slice(f.data);
+        *vnet = f.vnet;
+        self.used += 1;
+        u16::try_from(self.used - 1).ok()
+    }
+
+    /// Copies owned frame `i` into a new one; returns the new index.
+    pub fn dup(&mut self, i: u16) -> Option<u16> {
+        let i = usize::from(i);
+        if i >= self.used || self.used >= MAX_OWNED {
+            return None;
+        }
+        if self.frames.len() <= self.used {
+            self.frames.push((Vec::new(), VirtioNetHdr::NONE));
+        }
+        let (done, rest) = self.frames.split_at_mut(self.used);
+        let (src, vnet) = done.get(i)?;
+        let (dst, dvnet) = rest.first_mut()?;
+        dst.clear();
+        dst.extend_from_slice(src);
+        *dvnet = *vnet;
+        self.used += 1;
+        u16::try_from(self.used - 1).ok()
+    }
+
+    /// The frame `i` for changing it.
+    pub fn get_mut(&mut self, i: u16) -> Option<(&mut Vec<u8>, &mut VirtioNetHdr)> {
+        let i = usize::from(i);
+        if i >= self.used {
+            return None;
+        }
+        self.frames.get_mut(i).map(|(b, v)| (b, v))
+    }
+
+    pub fn get(&self, i: u16) -> Option<FrameRef<'_>> {
+        let i = usize::from(i);
+        if i >= self.used {
+            return None;
+        }
+        self.frames.get(i).map(|(b, v)| FrameRef {
+            data: b,
+            wire_len: b.len(),
+            vnet: *v,
+        })
+    }
+}
+
 /// A fixed set of receive buffers, filled by one port at a time.
 pub struct RxBatch {
     slots: Vec<RxSlot>,

@@ -46,7 +46,6 @@ pub struct PortFailure {
 pub struct Worker {
     dp: Datapath,
     epoll: Epoll,
-    start: Instant,
     failures: Vec<PortFailure>,
 }
 
@@ -55,9 +54,10 @@ impl Worker {
         &mut self.dp
     }
 
-    /// Milliseconds since the worker started (the MAC table's clock).
+    /// Monotonic milliseconds (the clock of MAC aging and flow timeouts, shared with the
+    /// control plane).
     pub fn now(&self) -> Millis {
-        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+        crate::openflow::mono_ms()
     }
 
     pub fn add_port(
@@ -163,7 +163,6 @@ impl WorkerHandle {
         let worker = Worker {
             dp: Datapath::new(),
             epoll,
-            start: Instant::now(),
             failures: Vec::new(),
         };
         let (wake2, stop2) = (wake.clone(), stop.clone());

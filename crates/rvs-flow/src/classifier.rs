@@ -1043,7 +1043,7 @@ impl FlowTables {
     }
 }
 
-fn check_action(a: &Action) -> Result<(), OfError> {
+pub(crate) fn check_action(a: &Action) -> Result<(), OfError> {
     match a {
         Action::Output { port, .. } if *port == PortNo::TABLE => Err(OfError::new(
             BadActionCode::BadOutPort,

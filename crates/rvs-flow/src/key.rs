@@ -333,6 +333,40 @@ impl FlowKey {
     pub fn hash(&self) -> u64 {
         crate::hash::hash_words(&self.w)
     }
+
+    /// Hash of the flow for select groups: the 5-tuple (addresses, `ip_proto`, L4
+    /// ports) of IP packets, else the Ethernet addresses, type and VLAN. Fields outside
+    /// the flow (in_port, metadata, TTL, TCP flags) are left out, so every packet of a
+    /// connection takes the same bucket.
+    pub fn flow_hash(&self) -> u64 {
+        use crate::hash::{finish, mix, start};
+        let w = &self.w;
+        let word = |i: usize| w.get(i).copied().unwrap_or(0);
+        let mut h = start();
+        match self.eth_type() {
+            ETH_IPV4 | ETH_IPV6 => {
+                let l4 = self.get(loc::TP_SRC) << 16 | self.get(loc::TP_DST);
+                h = mix(h, u64::from(self.ip_proto()) << 32 | l4);
+                if self.eth_type() == ETH_IPV4 {
+                    h = mix(h, word(5));
+                } else {
+                    for i in 6..10 {
+                        h = mix(h, word(i));
+                    }
+                }
+            }
+            _ => {
+                h = mix(h, self.eth_dst());
+                h = mix(h, self.eth_src());
+                h = mix(
+                    h,
+                    u64::from(self.eth_type()) << 16 | u64::from(self.vlan_tci() & 0x0fff),
+                );
+                h = mix(h, word(5));
+            }
+        }
+        finish(h)
+    }
 }
 
 impl FlowMask {
@@ -557,6 +591,72 @@ pub fn match_to_key(m: &Match) -> Result<(FlowKey, FlowMask), OfError> {
         }
     }
     Ok((key.masked(&mask), mask))
+}
+
+/// A key with exactly the fields of `m` (masked bits only) plus what their
+/// prerequisites imply: `tcp_dst` alone gives `eth_type` 0x0800 and `ip_proto` 6,
+/// `ipv6_nd_target` gives 0x86dd, 58 and ICMPv6 type 135, `vlan_pcp` a tag. Prerequisites
+/// the match itself sets win (`eth_type` 0x86dd with `tcp_dst` stays IPv6). For
+/// `ofproto/trace`-style requests given as a match.
+pub fn key_from_match(m: &Match) -> Result<FlowKey, OfError> {
+    use rvs_openflow::oxm::Prereq;
+    let (mut key, mask) = match_to_key(m)?;
+    let unset = |l: Loc| mask.get(l) == 0;
+    // Deepest prerequisites first: each one may imply the next.
+    for f in &m.fields {
+        if let Prereq::Icmpv6Type(types) = f.id().prereq() {
+            if unset(loc::ICMP_TYPE) {
+                key.set(
+                    loc::ICMP_TYPE,
+                    u64::from(types.first().copied().unwrap_or(0)),
+                );
+            }
+            if unset(loc::IP_PROTO) {
+                key.set_ip_proto(PROTO_ICMPV6);
+            }
+        }
+    }
+    let ip_proto = if unset(loc::IP_PROTO) {
+        m.fields.iter().find_map(|f| match f.id().prereq() {
+            Prereq::IpProto(p) => Some(p),
+            _ => None,
+        })
+    } else {
+        Some(key.ip_proto())
+    };
+    if let Some(p) = ip_proto {
+        key.set_ip_proto(p);
+    }
+    if unset(loc::ETH_TYPE) {
+        // A field allowing one type decides (ipv6_src); else ICMPv6 means IPv6; else
+        // the first type a field allows (ip_dscp: IPv4), IPv4 for bare L4 fields.
+        let allowed = || {
+            m.fields.iter().filter_map(|f| match f.id().prereq() {
+                Prereq::EthType(types) => Some(types),
+                _ => None,
+            })
+        };
+        let eth_type = allowed()
+            .find(|t| t.len() == 1)
+            .and_then(|t| t.first().copied())
+            .or(match ip_proto {
+                Some(PROTO_ICMPV6) => Some(ETH_IPV6),
+                _ => None,
+            })
+            .or_else(|| allowed().find_map(|t| t.first().copied()))
+            .or(ip_proto.map(|_| ETH_IPV4));
+        if let Some(t) = eth_type {
+            key.set_eth_type(t);
+        }
+    }
+    let needs_tag = m
+        .fields
+        .iter()
+        .any(|f| f.id().prereq() == Prereq::VlanPresent);
+    if needs_tag && key.vlan_tci() & VLAN_PRESENT == 0 {
+        key.set_vlan_tci(key.vlan_tci() | VLAN_PRESENT);
+    }
+    Ok(key)
 }
 
 /// Applies a set-field action to a key. In-port and fields rvs does not match are
@@ -821,3 +921,223 @@ fn extract_arp(k: &mut FlowKey, l3: &[u8]) {
 
 #[cfg(test)]
 mod tests;
+
+/// The OpenFlow match that selects exactly the packets agreeing with `key` on `mask`, as
+/// far as OXM fields can say it (for printing megaflows and traced packets). Fields are
+/// named after the key's protocol (`tcp_dst` for TCP, `udp_dst` for UDP...); bits OXM
+/// has no field for (TTL, fragment, TCP flags) are left out.
+pub fn key_to_match(key: &FlowKey, mask: &FlowMask) -> Match {
+    use rvs_openflow::PortNo;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    use OxmField as F;
+    let mut m = Match::new();
+    let full = |l: Loc| l.word_mask() >> l.shift;
+    // (value, Some(mask)) when partially masked; None when not consulted at all.
+    let part = |l: Loc| -> Option<(u64, Option<u64>)> {
+        let mk = mask.get(l);
+        if mk == 0 {
+            return None;
+        }
+        let v = key.get(l) & mk;
+        Some((v, (mk != full(l)).then_some(mk)))
+    };
+    let macb = |v: u64| -> [u8; 6] {
+        let b = v.to_be_bytes();
+        [b[2], b[3], b[4], b[5], b[6], b[7]]
+    };
+    let mac_field = |l: Loc| {
+        part(l).map(|(v, mk)| Masked {
+            value: macb(v),
+            mask: mk.map(macb),
+        })
+    };
+    let v4 = |l: Loc| {
+        part(l).map(|(v, mk)| Masked {
+            value: Ipv4Addr::from(v as u32),
+            mask: mk.map(|x| Ipv4Addr::from(x as u32)),
+        })
+    };
+    let v6 = |word: u8| -> Option<Masked<Ipv6Addr>> {
+        let i = usize::from(word);
+        let mw = mask.words();
+        let mk = (u128::from(mw.get(i).copied().unwrap_or(0)) << 64)
+            | u128::from(mw.get(i + 1).copied().unwrap_or(0));
+        if mk == 0 {
+            return None;
+        }
+        let v = key.get128(word) & mk;
+        Some(Masked {
+            value: Ipv6Addr::from(v),
+            mask: (mk != u128::MAX).then(|| Ipv6Addr::from(mk)),
+        })
+    };
+    if let Some((v, _)) = part(loc::IN_PORT) {
+        m = m.with(F::InPort(PortNo(v as u32)));
+    }
+    if let Some((v, mk)) = part(loc::METADATA) {
+        m = m.with(F::Metadata(Masked { value: v, mask: mk }));
+    }
+    if let Some((v, mk)) = part(loc::TUNNEL_ID) {
+        m = m.with(F::TunnelId(Masked { value: v, mask: mk }));
+    }
+    if let Some(f) = mac_field(loc::ETH_SRC) {
+        m = m.with(F::EthSrc(f));
+    }
+    if let Some(f) = mac_field(loc::ETH_DST) {
+        m = m.with(F::EthDst(f));
+    }
+    if let Some((v, mk)) = part(loc::VLAN_VID) {
+        m = m.with(F::VlanVid(Masked {
+            value: v as u16,
+            mask: mk.map(|x| x as u16),
+        }));
+    }
+    if key.vlan_tci() & VLAN_PRESENT != 0 {
+        if let Some((v, _)) = part(loc::VLAN_PCP) {
+            m = m.with(F::VlanPcp(v as u8));
+        }
+    }
+    let Some((eth_type, _)) = part(loc::ETH_TYPE) else {
+        return m;
+    };
+    m = m.with(F::EthType(eth_type as u16));
+    match eth_type {
+        0x0800 | 0x86dd => {
+            if let Some((v, _)) = part(loc::IP_DSCP) {
+                m = m.with(F::IpDscp(v as u8));
+            }
+            if let Some((v, _)) = part(loc::IP_ECN) {
+                m = m.with(F::IpEcn(v as u8));
+            }
+            if eth_type == 0x0800 {
+                if let Some(f) = v4(loc::NW_SRC) {
+                    m = m.with(F::Ipv4Src(f));
+                }
+                if let Some(f) = v4(loc::NW_DST) {
+                    m = m.with(F::Ipv4Dst(f));
+                }
+            } else {
+                if let Some(f) = v6(loc::IPV6_SRC_WORD) {
+                    m = m.with(F::Ipv6Src(f));
+                }
+                if let Some(f) = v6(loc::IPV6_DST_WORD) {
+                    m = m.with(F::Ipv6Dst(f));
+                }
+                if let Some((v, mk)) = part(loc::IPV6_LABEL) {
+                    m = m.with(F::Ipv6Flabel(Masked {
+                        value: v as u32,
+                        mask: mk.map(|x| x as u32),
+                    }));
+                }
+            }
+            let Some((proto, _)) = part(loc::IP_PROTO) else {
+                return m;
+            };
+            m = m.with(F::IpProto(proto as u8));
+            let tp = |l: Loc| part(l).map(|(v, _)| v as u16);
+            let ty = |l: Loc| part(l).map(|(v, _)| v as u8);
+            match (proto, eth_type) {
+                (6, _) => {
+                    if let Some(v) = tp(loc::TP_SRC) {
+                        m = m.with(F::TcpSrc(v));
+                    }
+                    if let Some(v) = tp(loc::TP_DST) {
+                        m = m.with(F::TcpDst(v));
+                    }
+                }
+                (17, _) => {
+                    if let Some(v) = tp(loc::TP_SRC) {
+                        m = m.with(F::UdpSrc(v));
+                    }
+                    if let Some(v) = tp(loc::TP_DST) {
+                        m = m.with(F::UdpDst(v));
+                    }
+                }
+                (132, _) => {
+                    if let Some(v) = tp(loc::TP_SRC) {
+                        m = m.with(F::SctpSrc(v));
+                    }
+                    if let Some(v) = tp(loc::TP_DST) {
+                        m = m.with(F::SctpDst(v));
+                    }
+                }
+                (1, 0x0800) => {
+                    if let Some(v) = ty(loc::ICMP_TYPE) {
+                        m = m.with(F::Icmpv4Type(v));
+                    }
+                    if let Some(v) = ty(loc::ICMP_CODE) {
+                        m = m.with(F::Icmpv4Code(v));
+                    }
+                }
+                (58, 0x86dd) => {
+                    if let Some(v) = ty(loc::ICMP_TYPE) {
+                        m = m.with(F::Icmpv6Type(v));
+                    }
+                    if let Some(v) = ty(loc::ICMP_CODE) {
+                        m = m.with(F::Icmpv6Code(v));
+                    }
+                }
+                _ => {}
+            }
+        }
+        0x0806 => {
+            if let Some((v, _)) = part(loc::ARP_OP) {
+                m = m.with(F::ArpOp(v as u16));
+            }
+            if let Some(f) = v4(loc::NW_SRC) {
+                m = m.with(F::ArpSpa(f));
+            }
+            if let Some(f) = v4(loc::NW_DST) {
+                m = m.with(F::ArpTpa(f));
+            }
+            if let Some(f) = mac_field(loc::ARP_SHA) {
+                m = m.with(F::ArpSha(f));
+            }
+            if let Some(f) = mac_field(loc::ARP_THA) {
+                m = m.with(F::ArpTha(f));
+            }
+        }
+        0x8847 | 0x8848 => {
+            if let Some((v, _)) = part(loc::MPLS_LABEL) {
+                m = m.with(F::MplsLabel(v as u32));
+            }
+            if let Some((v, _)) = part(loc::MPLS_TC) {
+                m = m.with(F::MplsTc(v as u8));
+            }
+            if let Some((v, _)) = part(loc::MPLS_BOS) {
+                m = m.with(F::MplsBos(v as u8));
+            }
+        }
+        _ => {}
+    }
+    m
+}
+
+#[cfg(test)]
+mod key_to_match_tests {
+    use super::*;
+
+    #[test]
+    fn a_match_survives_the_round_trip_through_key_bits() {
+        use rvs_openflow::PortNo;
+        let m = Match::new()
+            .with(OxmField::InPort(PortNo(3)))
+            .with(OxmField::EthType(0x0800))
+            .with(OxmField::Ipv4Dst(Masked::new(
+                std::net::Ipv4Addr::new(10, 1, 0, 0),
+                std::net::Ipv4Addr::new(255, 255, 0, 0),
+            )))
+            .with(OxmField::IpProto(6))
+            .with(OxmField::TcpDst(80));
+        let (k, mk) = match_to_key(&m).expect("key");
+        let back = key_to_match(&k, &mk);
+        assert_eq!(match_to_key(&back).expect("key"), (k, mk));
+        assert_eq!(back.fields.len(), m.fields.len());
+    }
+
+    #[test]
+    fn an_empty_mask_is_an_empty_match() {
+        let k = extract(&[0u8; 60], 1);
+        assert!(key_to_match(&k, &FlowMask::default()).is_empty());
+    }
+}

@@ -23,10 +23,13 @@
 
 pub mod cache;
 pub mod classifier;
+pub mod group;
 pub mod hash;
 pub mod key;
+pub mod meter;
+pub mod modify;
 pub mod pipeline;
 mod trie;
 mod tss;
 
-pub use key::{extract, match_to_key, FlowKey, FlowMask, KEY_WORDS};
+pub use key::{extract, key_from_match, key_to_match, match_to_key, FlowKey, FlowMask, KEY_WORDS};

@@ -164,6 +164,22 @@ impl ActionSet {
         self.set_fields.clear();
     }
 
+    /// The datapath actions the set would run now (the set is left as it is).
+    fn preview(&self, key: &FlowKey) -> Vec<DpAction> {
+        let mut copy = ActionSet {
+            set_fields: self.set_fields.clone(),
+            ..*self
+        };
+        let mut t = Translation::default();
+        let mut x = Exec {
+            key: *key,
+            in_port: key.in_port(),
+            out: &mut t,
+        };
+        copy.execute(&mut x);
+        t.actions
+    }
+
     /// The set as a list of actions in execution order.
     fn execute(&mut self, x: &mut Exec<'_>) {
         if self.copy_ttl_in {
@@ -326,6 +342,23 @@ impl Exec<'_> {
 
 /// Runs the pipeline for `key` into `out` (cleared first; its buffers are reused).
 pub fn translate_into(tables: &FlowTables, key: &FlowKey, out: &mut Translation) {
+    run(tables, key, out, None);
+}
+
+/// Runs the pipeline for `key`.
+pub fn translate(tables: &FlowTables, key: &FlowKey) -> Translation {
+    let mut t = Translation::default();
+    translate_into(tables, key, &mut t);
+    t
+}
+
+/// The pipeline; with `steps`, each table visited is also recorded (for [`trace`]).
+fn run(
+    tables: &FlowTables,
+    key: &FlowKey,
+    out: &mut Translation,
+    mut steps: Option<&mut Vec<TraceStep>>,
+) -> FlowKey {
     out.clear();
     let mut set = ActionSet::default();
     let mut x = Exec {
@@ -341,9 +374,21 @@ pub fn translate_into(tables: &FlowTables, key: &FlowKey, out: &mut Translation)
         x.out.mask.union_with(&wc);
         let Some((rule, rref)) = hit else {
             // Table miss without a table-miss entry: drop (the action set is discarded).
-            return;
+            if let Some(steps) = steps.as_deref_mut() {
+                steps.push(TraceStep {
+                    table,
+                    key: x.key,
+                    rule: None,
+                    applied: Vec::new(),
+                    action_set: Vec::new(),
+                    goto: None,
+                });
+            }
+            return x.key;
         };
         x.out.rules.push(rref);
+        let matched_key = x.key;
+        let first_action = x.out.actions.len();
         let origin = Origin {
             table_id: table,
             cookie: rule.cookie,
@@ -377,21 +422,114 @@ pub fn translate_into(tables: &FlowTables, key: &FlowKey, out: &mut Translation)
             let md = (x.key.metadata() & !mask) | (metadata & mask);
             x.key.set_metadata(md);
         }
-        match find(|i| matches!(i, Instruction::GotoTable(_))) {
-            Some(Instruction::GotoTable(next)) if *next > table => table = *next,
-            _ => {
+        let goto = match find(|i| matches!(i, Instruction::GotoTable(_))) {
+            Some(Instruction::GotoTable(next)) if *next > table => Some(*next),
+            _ => None,
+        };
+        if let Some(steps) = steps.as_deref_mut() {
+            steps.push(TraceStep {
+                table,
+                key: matched_key,
+                rule: Some(TraceRule {
+                    priority: rule.priority,
+                    cookie: rule.cookie,
+                    match_: rule.match_.clone(),
+                    instructions: rule.instructions.to_vec(),
+                    table_miss: rule.is_table_miss(),
+                }),
+                applied: x.out.actions.get(first_action..).unwrap_or(&[]).to_vec(),
+                action_set: set.preview(&x.key),
+                goto,
+            });
+        }
+        match goto {
+            Some(next) => table = next,
+            None => {
                 set.execute(&mut x);
-                return;
+                return x.key;
             }
         }
     }
 }
 
-/// Runs the pipeline for `key`.
-pub fn translate(tables: &FlowTables, key: &FlowKey) -> Translation {
+/// `ofproto/trace`: the pipeline for one key, table by table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trace {
+    pub steps: Vec<TraceStep>,
+    /// Exactly what [`translate`] returns for the key.
+    pub result: Translation,
+    /// The key after every action ran (set-fields, pushes and pops, metadata).
+    pub final_key: FlowKey,
+}
+
+/// One table visited by [`trace`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceStep {
+    pub table: u8,
+    /// The key as matched in this table (earlier apply-actions and metadata included).
+    pub key: FlowKey,
+    /// The entry that matched; `None` is a miss with no table-miss entry (drop).
+    pub rule: Option<TraceRule>,
+    /// Datapath actions this entry's meter and apply-actions produced, in order.
+    pub applied: Vec<DpAction>,
+    /// The action set after this table, as the datapath actions it would run.
+    pub action_set: Vec<DpAction>,
+    /// The next table, if the entry had a `goto_table`.
+    pub goto: Option<u8>,
+}
+
+/// The flow entry a [`TraceStep`] matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceRule {
+    pub priority: u16,
+    pub cookie: u64,
+    pub match_: rvs_openflow::Match,
+    pub instructions: Vec<Instruction>,
+    pub table_miss: bool,
+}
+
+/// Runs the pipeline for `key`, recording each table: the same walk as [`translate`]
+/// (one implementation), so `trace(t, k).result == translate(t, k)`.
+pub fn trace(tables: &FlowTables, key: &FlowKey) -> Trace {
+    let mut steps = Vec::new();
+    let mut result = Translation::default();
+    let final_key = run(tables, key, &mut result, Some(&mut steps));
+    Trace {
+        steps,
+        result,
+        final_key,
+    }
+}
+
+/// OpenFlow actions as datapath actions, in order (packet-out, group buckets).
+///
+/// Each action maps as in a flow's apply-actions, except that no ingress port is known:
+/// an output to a standard port is kept even if it is the packet's ingress port (the
+/// datapath drops that case, as OpenFlow asks), and a controller output has reason
+/// `ACTION`, table 0 and cookie all-ones ("no flow entry"). Output to `TABLE` (packet-out
+/// only: run the packet through the tables) becomes `Output(OFPP_TABLE)` for the datapath
+/// to recognise; `ANY`, and actions rvs refuses (PBB, experimenter, set-field on an
+/// unsettable field) produce nothing.
+pub fn actions_to_dp(actions: &[Action]) -> Vec<DpAction> {
     let mut t = Translation::default();
-    translate_into(tables, key, &mut t);
-    t
+    let mut x = Exec {
+        key: FlowKey::default(),
+        in_port: PortNo::ANY.0,
+        out: &mut t,
+    };
+    let origin = Origin {
+        table_id: 0,
+        cookie: u64::MAX,
+        miss: false,
+    };
+    for a in actions {
+        if matches!(a, Action::Output { port, .. } if *port == PortNo::TABLE) {
+            x.out.actions.push(DpAction::Output(PortNo::TABLE.0));
+            continue;
+        }
+        x.apply(a, Some(origin));
+    }
+    t.actions
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! being overwritten, so nothing a user configured is lost.
 
 use anyhow::{bail, Context, Result};
-use rvs_api::{PortKind, VlanSpec, DEFAULT_MAC_AGING_SECS, DEFAULT_MAC_TABLE_SIZE};
+use rvs_api::{FailMode, PortKind, VlanSpec, DEFAULT_MAC_AGING_SECS, DEFAULT_MAC_TABLE_SIZE};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs;
@@ -41,6 +41,14 @@ pub struct BridgeConfig {
     pub mac_table_size: u32,
     #[serde(default)]
     pub ports: BTreeMap<String, PortConfig>,
+    /// OpenFlow datapath id; derived from the bridge name when not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpid: Option<u64>,
+    #[serde(default)]
+    pub fail_mode: FailMode,
+    /// Controller targets (`tcp:IP:PORT`, `ptcp:PORT[:IP]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub controllers: Vec<String>,
 }
 
 impl Default for BridgeConfig {
@@ -49,7 +57,33 @@ impl Default for BridgeConfig {
             mac_aging_secs: DEFAULT_MAC_AGING_SECS,
             mac_table_size: DEFAULT_MAC_TABLE_SIZE,
             ports: BTreeMap::new(),
+            dpid: None,
+            fail_mode: FailMode::Standalone,
+            controllers: Vec::new(),
         }
+    }
+}
+
+impl BridgeConfig {
+    /// The datapath id in effect: the configured one, or one derived from the name
+    /// (stable across restarts, locally administered like a MAC address in the low 48 bits).
+    pub fn effective_dpid(&self, name: &str) -> u64 {
+        self.dpid.unwrap_or_else(|| {
+            // FNV-1a over the name: stable, no dependency on the process.
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            for b in name.bytes() {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+            (h & 0x0000_feff_ffff_ffff) | 0x0000_0200_0000_0000
+        })
+    }
+
+    /// The lowest OpenFlow port number no port of this bridge has.
+    pub fn free_ofport(&self) -> u32 {
+        let used: std::collections::BTreeSet<u32> =
+            self.ports.values().filter_map(|p| p.ofport).collect();
+        (1..).find(|n| !used.contains(n)).unwrap_or(1)
     }
 }
 
@@ -65,6 +99,9 @@ pub struct PortConfig {
     /// The other end of a patch port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer: Option<String>,
+    /// OpenFlow port number (requested or assigned; kept for the port's lifetime).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ofport: Option<u32>,
 }
 
 impl Config {
@@ -174,6 +211,7 @@ mod tests {
                 },
                 netns: Some("h1".into()),
                 peer: None,
+                ofport: Some(3),
             },
         );
         cfg.bridges.insert("br0".into(), br);

@@ -1,7 +1,7 @@
 //! The control socket, the run-directory lock, signals and periodic housekeeping.
 
 use crate::config::Config;
-use crate::state::State;
+use crate::state::{OfInput, State};
 use anyhow::{bail, Context, Result};
 use rvs_api::{ApiError, Envelope, ErrorKind, Reply, LOCK_NAME, PROTOCOL_VERSION, SOCKET_NAME};
 use std::fs;
@@ -19,6 +19,13 @@ use tokio::signal::unix::{signal, SignalKind};
 const MAX_REQUEST_BYTES: usize = 1 << 20;
 /// How often detached ports are retried and failures collected.
 const RETRY_INTERVAL: Duration = Duration::from_secs(2);
+/// Controller events and packet-ins waiting for the control thread; a full queue drops
+/// packet-ins (counted on the ingress port as `controller_queue_full`).
+const OF_QUEUE: usize = 4096;
+/// Most inputs handled in one batch.
+const OF_BATCH: usize = 256;
+/// OpenFlow housekeeping: flow timeouts, counters, fail-open, log sync.
+const OF_TICK: Duration = Duration::from_millis(250);
 
 /// Holds the run directory's lock for the daemon's lifetime.
 struct RunDirLock {
@@ -75,7 +82,8 @@ pub async fn serve(run_dir: PathBuf, db: PathBuf, busy_poll: Duration) -> Result
     let worker = rvs_datapath::worker::WorkerHandle::spawn_with("rvs-dp0", busy_poll)
         .context("cannot start the datapath thread")?;
     let n_bridges = config.bridges.len();
-    let state = tokio::task::spawn_blocking(move || State::new(config, db, worker)).await?;
+    let (of_tx, mut of_rx) = tokio::sync::mpsc::channel::<OfInput>(OF_QUEUE);
+    let state = tokio::task::spawn_blocking(move || State::new(config, db, worker, of_tx)).await?;
     let state = Arc::new(Mutex::new(Some(state)));
     let (listener, sock_path) = bind_socket(&run_dir)?;
     tracing::info!(socket = %sock_path.display(), bridges = n_bridges, "rvsd ready");
@@ -84,8 +92,35 @@ pub async fn serve(run_dir: PathBuf, db: PathBuf, busy_poll: Duration) -> Result
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut retry = tokio::time::interval(RETRY_INTERVAL);
     retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut of_tick = tokio::time::interval(OF_TICK);
+    of_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            input = of_rx.recv() => {
+                let Some(first) = input else { continue };
+                // Everything already queued goes in one batch (one log write, one publish).
+                let mut batch = vec![first];
+                while batch.len() < OF_BATCH {
+                    match of_rx.try_recv() {
+                        Ok(i) => batch.push(i),
+                        Err(_) => break,
+                    }
+                }
+                let st = state.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    if let Some(s) = lock_state(&st).as_mut() {
+                        s.of_input(batch);
+                    }
+                }).await;
+            }
+            _ = of_tick.tick() => {
+                let st = state.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    if let Some(s) = lock_state(&st).as_mut() {
+                        s.of_tick();
+                    }
+                }).await;
+            }
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     tokio::spawn(serve_connection(stream, state.clone()));

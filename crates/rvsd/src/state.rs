@@ -26,6 +26,9 @@ use rvs_datapath::{BridgeId, Port, PortId};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+mod of;
+pub use of::OfInput;
+
 /// Bounds shared with the CLI.
 pub const MAC_AGING_RANGE: std::ops::RangeInclusive<u32> = 10..=1_000_000;
 pub const MAC_TABLE_SIZE_RANGE: std::ops::RangeInclusive<u32> = 1..=1_000_000;
@@ -47,6 +50,10 @@ pub struct State {
     worker: WorkerHandle,
     bridge_ids: HashMap<String, BridgeId>,
     ports: HashMap<String, PortRun>,
+    /// OpenFlow side of each bridge.
+    of: HashMap<String, of::OfBridge>,
+    /// Where controller events and packet-ins go (the server loop).
+    of_tx: tokio::sync::mpsc::Sender<OfInput>,
 }
 
 fn worker_gone() -> ApiError {
@@ -148,13 +155,48 @@ fn discard(opened: Opened) {
 impl State {
     /// Loads nothing itself: `config` was read by the caller. Creates the bridges and
     /// attaches every port it can; the others are retried later.
-    pub fn new(config: Config, db: PathBuf, worker: WorkerHandle) -> State {
+    pub fn new(
+        mut config: Config,
+        db: PathBuf,
+        worker: WorkerHandle,
+        of_tx: tokio::sync::mpsc::Sender<OfInput>,
+    ) -> State {
+        let sink_tx = of_tx.clone();
+        let _ = worker.call(move |w| {
+            w.datapath().set_packet_in_sink(Some(Box::new(move |ev| {
+                sink_tx.try_send(OfInput::PacketIn(ev)).is_ok()
+            })))
+        });
+        // Databases from before OpenFlow numbers: give every port one, once.
+        let mut numbered = false;
+        for bc in config.bridges.values_mut() {
+            let names: Vec<String> = bc
+                .ports
+                .iter()
+                .filter(|(_, p)| p.ofport.is_none())
+                .map(|(n, _)| n.clone())
+                .collect();
+            for n in names {
+                let free = bc.free_ofport();
+                if let Some(p) = bc.ports.get_mut(&n) {
+                    p.ofport = Some(free);
+                    numbered = true;
+                }
+            }
+        }
+        if numbered {
+            if let Err(e) = config.save(&db) {
+                tracing::warn!("cannot save OpenFlow port numbers: {e:#}");
+            }
+        }
         let mut st = State {
             config,
             db,
             worker,
             bridge_ids: HashMap::new(),
             ports: HashMap::new(),
+            of: HashMap::new(),
+            of_tx,
         };
         let bridges: Vec<(String, BridgeConfig)> = st
             .config
@@ -171,6 +213,7 @@ impl State {
                 st.ports.insert(pname.clone(), PortRun::default());
                 st.attach_configured(&name, pname, pc);
             }
+            st.of_start(&name);
         }
         st
     }
@@ -399,9 +442,22 @@ impl State {
         for (b, p, pc) in down {
             self.attach_configured(&b, &p, &pc);
         }
+        self.of_reconcile();
     }
 
     pub fn handle(&mut self, req: Request) -> ApiResult {
+        let changes_ports = matches!(
+            req,
+            Request::AddPort { .. } | Request::DelPort { .. } | Request::SetPort { .. }
+        );
+        let r = self.dispatch(req);
+        if changes_ports {
+            self.of_reconcile();
+        }
+        r
+    }
+
+    fn dispatch(&mut self, req: Request) -> ApiResult {
         match req {
             Request::Ping => Ok(Response::Pong {
                 daemon_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -425,8 +481,8 @@ impl State {
                 vlan,
                 may_exist,
                 peer,
-                ofport: _,
-            } => self.add_port(bridge, name, kind, vlan, may_exist, peer),
+                ofport,
+            } => self.add_port(bridge, name, kind, vlan, may_exist, peer, ofport),
             Request::SetPort {
                 bridge,
                 name,
@@ -509,8 +565,11 @@ impl State {
         }
         let mut next = self.config.clone();
         next.bridges.insert(name.clone(), bc.clone());
+        // A log left by an earlier bridge of this name is not this bridge's.
+        self.of_stop(&name, true);
         self.commit(next)?;
         self.create_bridge(&name, &bc)?;
+        self.of_start(&name);
         tracing::info!(bridge = %name, "bridge added");
         Ok(Response::Done)
     }
@@ -526,6 +585,7 @@ impl State {
         let mut next = self.config.clone();
         let removed = next.bridges.remove(&name).unwrap_or_default();
         self.commit(next)?;
+        self.of_stop(&name, true);
         if let Some(bid) = self.bridge_ids.remove(&name) {
             let mut ports = self
                 .worker
@@ -580,9 +640,30 @@ impl State {
         vlan: VlanSpec,
         may_exist: bool,
         peer: Option<String>,
+        ofport: Option<u32>,
     ) -> ApiResult {
         check_name("port", &name)?;
         let vlan = vlan.validated().map_err(ApiError::invalid)?;
+        if let Some(n) = ofport {
+            if !(1..=0xfeff).contains(&n) {
+                return Err(ApiError::invalid(format!(
+                    "OpenFlow port number {n} is outside 1-65279"
+                )));
+            }
+            if let Some((other, _)) = self
+                .config
+                .bridges
+                .get(&bridge)
+                .and_then(|b| b.ports.iter().find(|(_, p)| p.ofport == Some(n)))
+            {
+                if *other != name || !may_exist {
+                    return Err(ApiError::new(
+                        ErrorKind::AlreadyExists,
+                        format!("OpenFlow port {n} of bridge '{bridge}' is already port '{other}'"),
+                    ));
+                }
+            }
+        }
         match (kind, &peer) {
             (PortKind::Patch, None) => {
                 return Err(ApiError::invalid(
@@ -614,8 +695,16 @@ impl State {
                 format!("'{name}' is already the name of a bridge"),
             ));
         }
+        let ofport = match ofport {
+            Some(n) => n,
+            None => self
+                .config
+                .bridges
+                .get(&bridge)
+                .map_or(1, BridgeConfig::free_ofport),
+        };
         if kind == PortKind::Patch {
-            return self.add_patch_port(bridge, name, vlan, peer);
+            return self.add_patch_port(bridge, name, vlan, peer, ofport);
         }
         let opened = open_port(&name, kind, None)?;
         let netns = opened.netns.clone();
@@ -629,6 +718,7 @@ impl State {
                 None
             },
             peer: None,
+            ofport: Some(ofport),
         };
         if let Some(b) = next.bridges.get_mut(&bridge) {
             b.ports.insert(name.clone(), pc);
@@ -663,6 +753,7 @@ impl State {
         name: String,
         vlan: VlanSpec,
         peer: Option<String>,
+        ofport: u32,
     ) -> ApiResult {
         if let Some(p) = peer.as_deref() {
             if let Some((_, ppc)) = self.config.find_port(p) {
@@ -678,6 +769,7 @@ impl State {
             vlan,
             netns: None,
             peer,
+            ofport: Some(ofport),
         };
         let mut next = self.config.clone();
         if let Some(b) = next.bridges.get_mut(&bridge) {
@@ -899,7 +991,11 @@ impl State {
     }
 
     /// Stops the datapath thread (ports are closed; devices are kept).
-    pub fn shutdown(self) {
+    pub fn shutdown(mut self) {
+        let names: Vec<String> = self.of.keys().cloned().collect();
+        for n in names {
+            self.of_stop(&n, false);
+        }
         self.worker.shutdown();
     }
 }
