@@ -219,6 +219,8 @@ struct Shared {
     conns: BTreeMap<ConnId, ConnEntry>,
     /// Display state per target.
     state: BTreeMap<String, String>,
+    /// Bound address of each passive target (port 0 resolved).
+    listening: BTreeMap<Target, SocketAddr>,
     dropped_packet_ins: u64,
 }
 
@@ -308,6 +310,9 @@ impl ControllerSet {
                 }
                 Target::Passive(_) => match listeners.remove(&t) {
                     Some(l) => {
+                        if let Ok(a) = l.local_addr() {
+                            lock(&self.shared).listening.insert(t, a);
+                        }
                         ctx.set_state("listening");
                         tokio::spawn(passive(ctx, l))
                     }
@@ -330,6 +335,7 @@ impl ControllerSet {
         }
         let mut sh = lock(&self.shared);
         sh.state.remove(&t.to_string());
+        sh.listening.remove(&t);
         for c in sh.conns.values().filter(|c| c.target == t) {
             c.out.close("controller target removed");
         }
@@ -358,6 +364,11 @@ impl ControllerSet {
         };
         let is_pin = msg.msg_type() == msg_type::PACKET_IN;
         out.push(is_pin, bytes, self.opts.queue_len)
+    }
+
+    /// Addresses the passive targets listen on (`ptcp:0` gets a free port).
+    pub fn listen_addrs(&self) -> Vec<SocketAddr> {
+        lock(&self.shared).listening.values().copied().collect()
     }
 
     /// Connected peers.

@@ -1096,10 +1096,8 @@ impl OfSwitch {
     fn check_refs(&self, insts: &[Instruction]) -> Result<(), OfError> {
         for i in insts {
             match i {
-                Instruction::Meter(m) => {
-                    if self.meters.get(*m).is_none() {
-                        return Err(err(MeterModFailedCode::UnknownMeter, "no such meter"));
-                    }
+                Instruction::Meter(m) if self.meters.get(*m).is_none() => {
+                    return Err(err(MeterModFailedCode::UnknownMeter, "no such meter"));
                 }
                 Instruction::ApplyActions(a) | Instruction::WriteActions(a) => {
                     self.check_actions(a)?

@@ -82,7 +82,7 @@ fn flow(i: u32) -> FlowMod {
     fm.cookie = u64::from(i) << 8;
     fm.table_id = (i % 3) as u8;
     fm.idle_timeout = (i % 2) as u16 * 60;
-    fm.flags = if i % 4 == 0 {
+    fm.flags = if i.is_multiple_of(4) {
         flow_mod_flags::SEND_FLOW_REM
     } else {
         0
