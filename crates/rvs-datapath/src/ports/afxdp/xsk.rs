@@ -37,6 +37,8 @@ pub const XDP_PACKET_HEADROOM: u32 = 256;
 /// Largest frame (Ethernet header included) a receive chunk holds.
 pub const MAX_RX_FRAME: usize = (FRAME_SIZE - XDP_PACKET_HEADROOM) as usize;
 /// `sendto` kicks per transmit call: each moves up to 32 descriptors.
+/// Binds retried while the queue is still held by a socket being released (20 ms apart).
+const BIND_BUSY_RETRIES: u32 = 100;
 const MAX_KICKS: usize = (TX_RING as usize / 32) + 2;
 
 const AF_XDP: libc::c_int = 44;
@@ -323,6 +325,22 @@ impl Xsk {
                     std::mem::size_of::<SockaddrXdp>() as libc::socklen_t,
                 )
             })
+        };
+        // A socket closed just before (the port removed and added again) releases its queue
+        // in deferred kernel work: bind says EBUSY until then, so retry for a bounded time.
+        let bind = |flags: u16| {
+            let mut tries = 0;
+            loop {
+                match bind(flags) {
+                    Err(e)
+                        if e.raw_os_error() == Some(libc::EBUSY) && tries < BIND_BUSY_RETRIES =>
+                    {
+                        tries += 1;
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
+                    other => return other,
+                }
+            }
         };
         let need_wakeup = match bind(XDP_COPY | XDP_USE_NEED_WAKEUP) {
             Ok(_) => true,
