@@ -2,8 +2,10 @@
 # SUT_UP for ../shared/bench/netbench.sh: starts rvsd inside the switch namespace and puts the
 # two switch-side veths on one bridge as system ports. Run from the repository root after
 # `cargo build --release -p rvsd -p rvs`; RVS_BIN overrides the binaries' directory and
-# RVSD_ARGS adds rvsd options (e.g. "--busy-poll-us 100").
+# RVSD_ARGS adds rvsd options (e.g. "--busy-poll-us 100"); RVS_PORT_TYPE=afxdp makes both ports
+# AF_XDP ports instead of system (AF_PACKET) ports.
 set -euo pipefail
+T=${RVS_PORT_TYPE:-system}
 R=${RVS_BIN:-$PWD/target/release}
 D=$NB_RUNDIR/rvs
 mkdir -p "$D"
@@ -12,5 +14,5 @@ mkdir -p "$D"
 echo $! >"$NB_PIDFILE"
 for _ in $(seq 100); do [ -S "$D/rvsd.sock" ] && break; sleep 0.05; done
 "$R/rvs" --run-dir "$D" add-br br0 --may-exist
-"$R/rvs" --run-dir "$D" add-port br0 "$NB_IF1" --may-exist
-"$R/rvs" --run-dir "$D" add-port br0 "$NB_IF2" --may-exist
+"$R/rvs" --run-dir "$D" add-port br0 "$NB_IF1" --type "$T" --may-exist
+"$R/rvs" --run-dir "$D" add-port br0 "$NB_IF2" --type "$T" --may-exist

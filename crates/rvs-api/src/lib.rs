@@ -60,6 +60,8 @@ pub enum PortKind {
     Internal,
     /// One end of a pair that links two bridges inside rvs (no kernel device).
     Patch,
+    /// An existing interface through AF_XDP sockets and an XDP redirect program.
+    Afxdp,
 }
 
 impl PortKind {
@@ -69,6 +71,7 @@ impl PortKind {
             PortKind::Tap => "tap",
             PortKind::Internal => "internal",
             PortKind::Patch => "patch",
+            PortKind::Afxdp => "afxdp",
         }
     }
 }
@@ -86,8 +89,9 @@ impl std::str::FromStr for PortKind {
             "system" => Ok(PortKind::System),
             "tap" => Ok(PortKind::Tap),
             "internal" => Ok(PortKind::Internal),
+            "afxdp" => Ok(PortKind::Afxdp),
             other => Err(format!(
-                "unknown port type '{other}' (expected system, tap or internal)"
+                "unknown port type '{other}' (expected system, tap, internal or afxdp)"
             )),
         }
     }
@@ -402,7 +406,8 @@ pub struct PortInfo {
     pub vlan: VlanSpec,
     /// Effective VLAN mode (resolving the default).
     pub vlan_mode: VlanMode,
-    /// `up` when the datapath has the interface open, otherwise why not.
+    /// `up` when the datapath has the interface open, otherwise why not. afxdp ports add
+    /// how they run: `up (afxdp native, copy, 1 queue)`.
     pub status: String,
     /// Network namespace the interface was found in, when not rvsd's own.
     pub netns: Option<String>,
@@ -555,6 +560,16 @@ mod tests {
     #[test]
     fn port_kind_parses_only_known_names() {
         assert_eq!("tap".parse::<PortKind>(), Ok(PortKind::Tap));
+        assert_eq!("afxdp".parse::<PortKind>(), Ok(PortKind::Afxdp));
+        assert_eq!(PortKind::Afxdp.to_string(), "afxdp");
+        assert_eq!(
+            serde_json::to_string(&PortKind::Afxdp).expect("serialize"),
+            "\"afxdp\""
+        );
+        assert_eq!(
+            serde_json::from_str::<PortKind>("\"afxdp\"").expect("deserialize"),
+            PortKind::Afxdp
+        );
         assert!("vxlan".parse::<PortKind>().is_err());
     }
 

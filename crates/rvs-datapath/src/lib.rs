@@ -14,8 +14,9 @@
 //! ```
 //!
 //! Layering, so that later stages slot in without a rewrite:
-//! - [`port`]: the `Port` trait; [`ports`] has AF_PACKET (`system`), TAP and in-memory kinds.
-//!   AF_XDP, vhost-user and tunnels are further implementations of the same trait.
+//! - [`port`]: the `Port` trait; [`ports`] has AF_PACKET (`system`), AF_XDP (`afxdp`), TAP and
+//!   in-memory kinds.
+//!   vhost-user and tunnels are further implementations of the same trait.
 //! - [`datapath`]: bridges and ports driven one batch at a time, no threads, no fds: tests use it
 //!   directly. An OpenFlow pipeline and the exact-match/megaflow caches go between receive and
 //!   the transmit queues, replacing `Bridge::process_batch` per bridge as its fail-mode says.

@@ -165,6 +165,8 @@ pub enum PortType {
     Internal,
     /// One end of a pair linking two bridges inside rvs (needs --peer).
     Patch,
+    /// An existing interface through AF_XDP (XDP program native, else generic; copy mode).
+    Afxdp,
 }
 
 impl From<PortType> for PortKind {
@@ -174,6 +176,7 @@ impl From<PortType> for PortKind {
             PortType::Tap => PortKind::Tap,
             PortType::Internal => PortKind::Internal,
             PortType::Patch => PortKind::Patch,
+            PortType::Afxdp => PortKind::Afxdp,
         }
     }
 }
@@ -1126,5 +1129,13 @@ mod tests {
         assert!(is_change(&parse(&["fdb-flush", "b"]).unwrap().command));
         assert!(!is_change(&parse(&["fdb-show", "b"]).unwrap().command));
         assert!(!is_change(&parse(&["version"]).unwrap().command));
+    }
+
+    #[test]
+    fn add_port_type_afxdp() {
+        match req_ok(&["add-port", "br0", "veth0", "--type", "afxdp"]) {
+            Request::AddPort { kind, .. } => assert_eq!(kind, PortKind::Afxdp),
+            other => panic!("unexpected request {other:?}"),
+        }
     }
 }

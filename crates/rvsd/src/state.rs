@@ -19,6 +19,7 @@ use rvs_api::{
     PortStats, PortVlanChange, Request, Response, VlanSpec,
 };
 use rvs_datapath::ports::afpacket::AfPacketPort;
+use rvs_datapath::ports::afxdp::AfxdpPort;
 use rvs_datapath::ports::patch::PatchPort;
 use rvs_datapath::ports::tap::TapPort;
 use rvs_datapath::worker::WorkerHandle;
@@ -42,6 +43,8 @@ struct PortRun {
     /// Why the port is not attached (when `id` is None).
     error: Option<String>,
     netns: Option<String>,
+    /// How the port runs, shown after `up` (afxdp: mode and queues).
+    detail: Option<String>,
 }
 
 pub struct State {
@@ -120,12 +123,13 @@ struct Opened {
     netns: Option<String>,
     /// rvsd created the device for this change (delete it if the change is refused).
     created: bool,
+    detail: Option<String>,
 }
 
 fn open_port(name: &str, kind: PortKind, netns_hint: Option<&str>) -> Result<Opened, ApiError> {
     match kind {
         PortKind::System => match AfPacketPort::open(name) {
-            Ok(p) => Ok(Opened { io: Box::new(p), netns: None, created: false }),
+            Ok(p) => Ok(Opened { io: Box::new(p), netns: None, created: false, detail: None }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ApiError::new(
                 ErrorKind::InterfaceNotFound,
                 format!("interface '{name}' not found (a system port needs an existing interface; create it first, or use --type tap)"),
@@ -133,8 +137,23 @@ fn open_port(name: &str, kind: PortKind, netns_hint: Option<&str>) -> Result<Ope
             Err(e) => Err(ApiError::new(ErrorKind::System, format!("cannot open interface '{name}': {e}"))),
         },
         PortKind::Patch => Err(ApiError::invalid(format!("patch port '{name}' is attached with its peer"))),
+        PortKind::Afxdp => match AfxdpPort::open(name) {
+            Ok(p) => {
+                let mut detail = p.describe();
+                if let Some(why) = p.native_refusal() {
+                    detail.push_str(&format!("; native refused: {why}"));
+                }
+                Ok(Opened { io: Box::new(p), netns: None, created: false, detail: Some(detail) })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ApiError::new(
+                ErrorKind::InterfaceNotFound,
+                format!("interface '{name}' not found (an afxdp port needs an existing interface in rvsd's namespace)"),
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::ResourceBusy => Err(ApiError::invalid(e.to_string())),
+            Err(e) => Err(ApiError::new(ErrorKind::System, format!("cannot open AF_XDP port on '{name}': {e}"))),
+        },
         PortKind::Tap | PortKind::Internal => match TapPort::open_or_create(name, netns_hint) {
-            Ok((p, attach)) => Ok(Opened { io: Box::new(p), netns: attach.netns, created: attach.created }),
+            Ok((p, attach)) => Ok(Opened { io: Box::new(p), netns: attach.netns, created: attach.created, detail: None }),
             Err(e) if e.kind() == std::io::ErrorKind::InvalidInput || e.kind() == std::io::ErrorKind::ResourceBusy => {
                 Err(ApiError::invalid(e.to_string()))
             }
@@ -240,6 +259,7 @@ impl State {
         match open_port(name, pc.kind, pc.netns.as_deref()) {
             Ok(opened) => {
                 let netns = opened.netns.clone();
+                let detail = opened.detail.clone();
                 match self.attach(bridge, opened.io, &pc.vlan) {
                     Ok(id) => {
                         tracing::info!(bridge, port = name, kind = %pc.kind, netns = ?netns, "port attached");
@@ -249,6 +269,7 @@ impl State {
                                 id: Some(id),
                                 error: None,
                                 netns: netns.clone(),
+                                detail,
                             },
                         );
                         if pc.netns != netns && pc.kind == PortKind::Tap {
@@ -324,6 +345,7 @@ impl State {
                         id: Some(ida),
                         error: None,
                         netns: None,
+                        detail: None,
                     },
                 );
                 self.ports.insert(
@@ -332,6 +354,7 @@ impl State {
                         id: Some(idb),
                         error: None,
                         netns: None,
+                        detail: None,
                     },
                 );
                 tracing::info!(a = name, b = %peer, "patch ports connected");
@@ -711,6 +734,7 @@ impl State {
         }
         let opened = open_port(&name, kind, None)?;
         let netns = opened.netns.clone();
+        let detail = opened.detail.clone();
         let mut next = self.config.clone();
         let pc = PortConfig {
             kind,
@@ -738,6 +762,7 @@ impl State {
                         id: Some(id),
                         error: None,
                         netns,
+                        detail,
                     },
                 );
                 tracing::info!(bridge = %bridge, port = %name, %kind, vlan = %vlan.describe(), "port added");
@@ -909,7 +934,10 @@ impl State {
                             vlan: pc.vlan.clone(),
                             vlan_mode: pc.vlan.effective_mode(),
                             status: match (run.id, run.error) {
-                                (Some(_), _) => "up".to_string(),
+                                (Some(_), _) => match &run.detail {
+                                    Some(d) => format!("up ({d})"),
+                                    None => "up".to_string(),
+                                },
                                 (None, Some(e)) => format!("error: {e}"),
                                 (None, None) => "down".to_string(),
                             },

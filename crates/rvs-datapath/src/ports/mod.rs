@@ -1,6 +1,7 @@
 //! Port implementations.
 
 pub mod afpacket;
+pub mod afxdp;
 pub mod memory;
 pub mod netns;
 pub mod patch;

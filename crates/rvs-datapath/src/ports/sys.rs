@@ -168,6 +168,12 @@ pub struct Epoll {
     fd: OwnedFd,
 }
 
+impl AsRawFd for Epoll {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
 impl Epoll {
     pub fn new() -> io::Result<Self> {
         // SAFETY: plain epoll_create1(2).
