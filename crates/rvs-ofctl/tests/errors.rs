@@ -273,3 +273,85 @@ proptest! {
         }
     }
 }
+
+/// Match pieces that combine freely (each with its own prerequisites).
+const MATCH_PIECES: &[&str] = &[
+    "in_port=3",
+    "hard_timeout=60",
+    "dl_src=00:11:22:33:44:55",
+    "dl_dst=01:00:00:00:00:00/01:00:00:00:00:00",
+    "metadata=0x12/0xff",
+    "tun_id=0x7",
+    "dl_vlan=9",
+    "priority=77",
+    "table=4",
+    "cookie=0xabc",
+    "idle_timeout=30",
+    "send_flow_rem",
+];
+
+/// One of these sets eth_type (and maybe ip_proto) plus dependent fields.
+const L3_PIECES: &[&str] = &[
+    "",
+    "ip,nw_src=10.1.0.0/16,nw_tos=8",
+    "tcp,nw_dst=1.2.3.4,tp_dst=443",
+    "udp6,ipv6_src=2001:db8::/48,tp_src=53",
+    "icmp6,icmp_type=135,nd_target=fe80::1",
+    "arp,arp_op=2,arp_sha=00:00:00:00:00:09",
+    "mpls,mpls_label=77,mpls_bos=1",
+    "sctp,sctp_src=9,ip_ecn=1",
+];
+
+const ACTION_PIECES: &[&str] = &[
+    "output:1",
+    "normal",
+    "controller:64",
+    "mod_dl_dst:00:00:00:00:00:07",
+    "mod_vlan_vid:12",
+    "pop_vlan",
+    "set_queue:2",
+    "group:3",
+    "dec_ttl",
+    "push_vlan:0x8100",
+];
+
+const INSTRUCTION_TAILS: &[&str] = &[
+    "",
+    ",write_metadata:0x1/0x1",
+    ",goto_table:9",
+    ",clear_actions,write_actions(output:2)",
+    ",write_actions(group:1),goto_table:5",
+];
+
+proptest! {
+    /// Random valid flows print back to text that parses to the same flow mod.
+    #[test]
+    fn structured_flows_round_trip(
+        fields in proptest::sample::subsequence(MATCH_PIECES, 0..MATCH_PIECES.len()),
+        l3 in proptest::sample::select(L3_PIECES),
+        actions in proptest::collection::vec(proptest::sample::select(ACTION_PIECES), 0..5),
+        tail in proptest::sample::select(INSTRUCTION_TAILS),
+        meter in any::<bool>(),
+    ) {
+        let mut parts: Vec<String> = fields.iter().map(|s| s.to_string()).collect();
+        if !l3.is_empty() {
+            parts.push(l3.to_string());
+        }
+        let mut acts: Vec<String> = Vec::new();
+        if meter {
+            acts.push("meter:4".into());
+        }
+        acts.extend(actions.iter().map(|s| s.to_string()));
+        let mut acts = acts.join(",");
+        if acts.is_empty() && tail.is_empty() {
+            acts = "drop".into();
+        }
+        let tail = if acts.is_empty() { tail.trim_start_matches(',') } else { tail };
+        parts.push(format!("actions={acts}{tail}"));
+        let text = parts.join(",");
+        let fm = parse_flow(&text, FlowModCommand::Add, false)
+            .map_err(|e| TestCaseError::fail(e.render(&text)))?;
+        let printed = format_flow_mod(&fm);
+        prop_assert_eq!(parse_flow(&printed, FlowModCommand::Add, false), Ok(fm), "{} -> {}", text, printed);
+    }
+}
