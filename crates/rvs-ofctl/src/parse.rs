@@ -809,14 +809,14 @@ fn instructions_from(text: Piece<'_>, ctx: &Context) -> Result<Vec<Instruction>,
         let this = inst.unwrap_or(1);
         if let Some(r) = rank {
             if this < r {
-                return Err(key.err(format!(
+                return Err(p.err(format!(
                     "invalid instruction ordering: {} must appear before {}, for OpenFlow 1.1+ compatibility",
                     INSTRUCTION_ORDER.get(this).unwrap_or(&""),
                     INSTRUCTION_ORDER.get(r).unwrap_or(&"")
                 )));
             }
             if this == r && (inst.is_some() && this != 1 || this == 1 && apply_explicit) {
-                return Err(key.err(format!(
+                return Err(p.err(format!(
                     "instruction {} appears twice",
                     INSTRUCTION_ORDER.get(this).unwrap_or(&"")
                 )));

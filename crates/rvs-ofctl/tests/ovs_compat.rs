@@ -367,37 +367,48 @@ fn groups_print_and_parse_as_ovs_ofctl() {
     if !have_ovs_ofctl() {
         return;
     }
+    // (input, how ovs-ofctl prints the group rvs encoded)
     let groups = [
-        "group_id=1,type=all,bucket=actions=output:1,bucket=actions=output:2",
-        "group_id=2,type=select,bucket=weight:50,actions=output:1,bucket=weight:50,actions=output:2",
-        "group_id=3,type=indirect,bucket=actions=mod_dl_src:00:00:00:00:00:01,output:3",
-        "group_id=4,type=ff,bucket=watch_port:1,actions=output:1,bucket=watch_port:2,actions=output:2",
-        "group_id=5,type=fast_failover,bucket=watch_group:7,actions=group:7",
-        "group_id=6,type=select,bucket=weight=3,output:1,bucket=weight=4,output:2",
-        "group_id=7,type=all",
+        (
+            "group_id=1,type=all,bucket=actions=output:1,bucket=actions=output:2",
+            "group_id=1,type=all,bucket=actions=output:1,bucket=actions=output:2",
+        ),
+        (
+            "group_id=2,type=select,bucket=weight:50,actions=output:1,bucket=weight:50,actions=output:2",
+            "group_id=2,type=select,bucket=weight:50,actions=output:1,bucket=weight:50,actions=output:2",
+        ),
+        (
+            "group_id=3,type=indirect,bucket=actions=mod_dl_src:00:00:00:00:00:01,output:3",
+            "group_id=3,type=indirect,bucket=actions=set_field:00:00:00:00:00:01->eth_src,output:3",
+        ),
+        (
+            "group_id=4,type=ff,bucket=watch_port:1,actions=output:1,bucket=watch_port:2,actions=output:2",
+            "group_id=4,type=ff,bucket=watch_port:1,actions=output:1,bucket=watch_port:2,actions=output:2",
+        ),
+        (
+            "group_id=5,type=fast_failover,bucket=watch_group:7,actions=group:7",
+            "group_id=5,type=ff,bucket=watch_group:7,actions=group:7",
+        ),
+        (
+            "group_id=6,type=select,bucket=weight=3,output:1,bucket=weight=4,output:2",
+            "group_id=6,type=select,bucket=weight:3,actions=output:1,bucket=weight:4,actions=output:2",
+        ),
+        ("group_id=7,type=all", "group_id=7,type=all"),
+        ("group_id=8", "group_id=8,type=all"),
     ];
     let mut descs = Vec::new();
-    for text in groups {
+    for (text, ovs) in groups {
         let gm = parse_group(text, GroupModCommand::Add)
             .unwrap_or_else(|e| panic!("{}", e.render(text)));
-        let ours = ofp_print(&Message::GroupMod(gm.clone()));
-        let theirs = run(&[
-            "-O",
-            "OpenFlow13",
-            "ofp-print",
-            &hex(&Message::GroupMod(gm.clone()).encode(7).unwrap_or_default()),
-        ]);
+        let printed = ofp_print(&Message::GroupMod(gm.clone()));
         assert_eq!(
-            theirs.map(|t| t.replace("(xid=0x7)", "(xid)")).as_deref(),
-            Ok(ours.as_str())
+            printed,
+            format!("OFPT_GROUP_MOD (OF1.3) (xid):\n ADD {ovs}\n"),
+            "{text}"
         );
-        assert!(!ours.contains("decode error"), "{text}: {ours}");
-        let printed = format_group_mod(&gm);
-        assert_eq!(
-            parse_group(&printed, GroupModCommand::Add).as_ref(),
-            Ok(&gm),
-            "{printed}"
-        );
+        assert_eq!(format_group_mod(&gm), ovs, "{text}");
+        let back = parse_group(ovs, GroupModCommand::Add);
+        assert_eq!(back.as_ref(), Ok(&gm), "{ovs}");
         descs.push(GroupDesc {
             group_type: gm.group_type,
             group_id: gm.group_id,

@@ -105,6 +105,213 @@ pub enum Command {
     /// Whole virtual networks (bridges, hosts in namespaces, VLANs, links) from one
     /// topology file: up, down, status, exec, ping-matrix, graph.
     Lab(crate::lab::LabArgs),
+    /// Add a flow (ovs-ofctl syntax): rvs add-flow br0 'priority=10,ip,actions=output:2'.
+    AddFlow(FlowArgs),
+    /// Add the flows of a file, one per line ('-' = stdin; '#' comments).
+    AddFlows(FlowsFileArgs),
+    /// Change the actions of matching flows (in table 0 unless table=N).
+    ModFlows(ModFlowsArgs),
+    /// Delete matching flows (all flows without MATCH).
+    DelFlows(DelFlowsArgs),
+    /// Print flows, or those matching MATCH.
+    DumpFlows(DumpFlowsArgs),
+    /// Add a group: rvs add-group br0 'group_id=1,type=select,bucket=output:1,bucket=output:2'.
+    AddGroup(GroupArgs),
+    /// Replace a group's type and buckets.
+    ModGroup(GroupArgs),
+    /// Delete one group (group_id=N) or all.
+    DelGroups(DelSpecArgs),
+    /// Print the groups.
+    DumpGroups(BridgeArg),
+    /// Print group counters.
+    DumpGroupStats(BridgeArg),
+    /// Add a meter: rvs add-meter br0 'meter=1,kbps,bands=type=drop,rate=1000'.
+    AddMeter(MeterArgs),
+    /// Replace a meter's flags and bands.
+    ModMeter(MeterArgs),
+    /// Delete one meter (meter=N) or all.
+    DelMeters(DelSpecArgs),
+    /// Print the meters.
+    DumpMeters(BridgeArg),
+    /// Print meter counters.
+    MeterStats(BridgeArg),
+    /// Print OpenFlow port counters (of one port with PORT).
+    DumpPorts(DumpPortsArgs),
+    /// Print the OpenFlow ports (number, name, address, state, speed).
+    DumpPortsDesc(BridgeArg),
+    /// Print flow table counters (tables in use; all with --all).
+    DumpTables(DumpTablesArgs),
+    /// Connect the bridge to OpenFlow controllers: tcp:IP:PORT, ptcp:PORT[:IP].
+    SetController(SetControllerArgs),
+    /// Disconnect the bridge from its controllers.
+    DelController(BridgeArg),
+    /// Print the bridge's controller targets.
+    GetController(BridgeArg),
+    /// What the bridge does without a controller: standalone (learning switch) or secure.
+    SetFailMode(SetFailModeArgs),
+    /// Print the bridge's fail mode.
+    GetFailMode(BridgeArg),
+    /// Set the bridge's datapath id (1-16 hex digits).
+    SetDpid(SetDpidArgs),
+    /// OpenFlow view of a bridge: datapath id, fail mode, controllers, ports.
+    OfShow(BridgeArg),
+    /// Explain what the bridge does with a packet (a flow or a whole frame).
+    Trace(TraceArgs),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct FlowArgs {
+    /// Bridge name.
+    #[arg(value_name = "BR")]
+    pub bridge: String,
+    /// The flow, e.g. 'table=0,priority=10,in_port=1,actions=output:2'.
+    #[arg(value_name = "FLOW", allow_hyphen_values = true)]
+    pub flow: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct FlowsFileArgs {
+    /// Bridge name.
+    #[arg(value_name = "BR")]
+    pub bridge: String,
+    /// File with one flow per line; '-' reads stdin.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct ModFlowsArgs {
+    /// Bridge name.
+    #[arg(value_name = "BR")]
+    pub bridge: String,
+    /// Match and new actions, e.g. 'in_port=1,actions=output:3'.
+    #[arg(value_name = "FLOW", allow_hyphen_values = true)]
+    pub flow: String,
+    /// Change only the flow with exactly this match and priority.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct DelFlowsArgs {
+    /// Bridge name.
+    #[arg(value_name = "BR")]
+    pub bridge: String,
+    /// Flows to delete, e.g. 'in_port=1' or 'table=2,cookie=0x10/0xff'; all without it.
+    #[arg(value_name = "MATCH", allow_hyphen_values = true)]
+    pub flow: Option<String>,
+    /// Delete only the flow with exactly this match and priority.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct DumpFlowsArgs {
+    /// Bridge name.
+    #[arg(value_name = "BR")]
+    pub bridge: String,
+    /// Only flows matching this (and table=, cookie=V/M, out_port=).
+    #[arg(value_name = "MATCH", allow_hyphen_values = true)]
+    pub flow: Option<String>,
+    /// Only this table (0-254).
+    #[arg(long, value_name = "N")]
+    pub table: Option<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct GroupArgs {
+    /// Bridge name.
+    #[arg(value_name = "BR")]
+    pub bridge: String,
+    /// The group, e.g. 'group_id=1,type=select,bucket=weight:50,actions=output:1'.
+    #[arg(value_name = "GROUP", allow_hyphen_values = true)]
+    pub spec: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct MeterArgs {
+    /// Bridge name.
+    #[arg(value_name = "BR")]
+    pub bridge: String,
+    /// The meter, e.g. 'meter=1,kbps,burst,bands=type=drop,rate=1000,burst_size=100'.
+    #[arg(value_name = "METER", allow_hyphen_values = true)]
+    pub spec: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct DelSpecArgs {
+    /// Bridge name.
+    #[arg(value_name = "BR")]
+    pub bridge: String,
+    /// group_id=N (del-groups) or meter=N (del-meters); all without it.
+    #[arg(value_name = "ID")]
+    pub spec: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct DumpPortsArgs {
+    /// Bridge name.
+    #[arg(value_name = "BR")]
+    pub bridge: String,
+    /// OpenFlow port number (or LOCAL); all ports without it.
+    #[arg(value_name = "PORT")]
+    pub port: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct DumpTablesArgs {
+    /// Bridge name.
+    #[arg(value_name = "BR")]
+    pub bridge: String,
+    /// Also tables without flows or lookups.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct SetControllerArgs {
+    /// Bridge name.
+    #[arg(value_name = "BR")]
+    pub bridge: String,
+    /// Targets: tcp:IP:PORT (connect) or ptcp:PORT[:IP] (listen).
+    #[arg(value_name = "TARGET", required = true)]
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct SetFailModeArgs {
+    /// Bridge name.
+    #[arg(value_name = "BR")]
+    pub bridge: String,
+    /// standalone or secure.
+    #[arg(value_name = "MODE", value_parser = ["standalone", "secure"])]
+    pub mode: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct SetDpidArgs {
+    /// Bridge name.
+    #[arg(value_name = "BR")]
+    pub bridge: String,
+    /// Datapath id: 1-16 hex digits, not all zero.
+    #[arg(value_name = "HEX")]
+    pub dpid: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct TraceArgs {
+    /// Bridge name.
+    #[arg(value_name = "BR")]
+    pub bridge: String,
+    /// The packet as a match, e.g. 'in_port=1,tcp,nw_dst=10.0.0.2,tp_dst=80'.
+    #[arg(value_name = "FLOW", allow_hyphen_values = true)]
+    pub flow: Option<String>,
+    /// A whole Ethernet frame in hex instead of FLOW.
+    #[arg(long, value_name = "HEX")]
+    pub packet: Option<String>,
+    /// Ingress port (name or OpenFlow number) of --packet.
+    #[arg(long, value_name = "PORT")]
+    pub in_port: Option<String>,
 }
 
 /// A verb whose only argument is a bridge.
@@ -555,6 +762,10 @@ pub fn to_request(command: &Command) -> Result<Request, String> {
                 "`rvs lab` is not a single rvsd request; run it through rvs::execute".to_string(),
             )
         }
+        other => match crate::openflow::plan(other)? {
+            Some(plan) => plan.request,
+            None => return Err("this verb is not a single rvsd request".to_string()),
+        },
     })
 }
 
@@ -569,6 +780,20 @@ pub fn is_change(command: &Command) -> bool {
             | Command::SetPort(_)
             | Command::DelPort(_)
             | Command::FdbFlush(_)
+            | Command::AddFlow(_)
+            | Command::AddFlows(_)
+            | Command::ModFlows(_)
+            | Command::DelFlows(_)
+            | Command::AddGroup(_)
+            | Command::ModGroup(_)
+            | Command::DelGroups(_)
+            | Command::AddMeter(_)
+            | Command::ModMeter(_)
+            | Command::DelMeters(_)
+            | Command::SetController(_)
+            | Command::DelController(_)
+            | Command::SetFailMode(_)
+            | Command::SetDpid(_)
     )
 }
 

@@ -44,6 +44,30 @@ pub fn expected_kind(command: &Command) -> &'static str {
         Command::Version => "pong",
         // `rvs lab` renders its own output.
         Command::Lab(_) => "lab",
+        Command::SetController(_)
+        | Command::DelController(_)
+        | Command::SetFailMode(_)
+        | Command::SetDpid(_) => "done",
+        Command::GetController(_) | Command::GetFailMode(_) | Command::OfShow(_) => "of-show",
+        Command::Trace(_) => "trace",
+        Command::AddFlow(_)
+        | Command::AddFlows(_)
+        | Command::ModFlows(_)
+        | Command::DelFlows(_)
+        | Command::DumpFlows(_)
+        | Command::AddGroup(_)
+        | Command::ModGroup(_)
+        | Command::DelGroups(_)
+        | Command::DumpGroups(_)
+        | Command::DumpGroupStats(_)
+        | Command::AddMeter(_)
+        | Command::ModMeter(_)
+        | Command::DelMeters(_)
+        | Command::DumpMeters(_)
+        | Command::MeterStats(_)
+        | Command::DumpPorts(_)
+        | Command::DumpPortsDesc(_)
+        | Command::DumpTables(_) => "open-flow",
     }
 }
 

@@ -3,7 +3,9 @@
 //! * [`cli`]: clap definitions and conversion of parsed arguments into requests;
 //! * [`client`]: the blocking control-socket client;
 //! * [`format`]: text and JSON rendering of responses;
-//! * [`lab`]: `rvs lab`, whole virtual networks from a topology file (on `rvs-lab`).
+//! * [`lab`]: `rvs lab`, whole virtual networks from a topology file (on `rvs-lab`);
+//! * [`openflow`]: the OpenFlow verbs (`add-flow`, `dump-flows`, groups, meters,
+//!   controllers, `trace`) in ovs-ofctl syntax (on `rvs-ofctl`).
 //!
 //! [`run`] ties them together; `main` only calls it.
 
@@ -11,6 +13,7 @@ pub mod cli;
 pub mod client;
 pub mod format;
 pub mod lab;
+pub mod openflow;
 
 use clap::{CommandFactory, Parser};
 use cli::{Cli, Command};
@@ -43,13 +46,16 @@ pub enum Failure {
     Lab { code: i32, message: String },
     /// `rvs lab exec`: the command exited with this status (nothing more to print).
     Exit(i32),
+    /// The switch answered an OpenFlow message with `OFPT_ERROR` (exit 1):
+    /// `BAD_MATCH/BAD_PREREQ: refused: ...`.
+    OpenFlow(String),
 }
 
 impl Failure {
     pub fn exit_code(&self) -> i32 {
         match self {
             Failure::Usage(_) => EXIT_USAGE,
-            Failure::Refused(_) => EXIT_REFUSED,
+            Failure::Refused(_) | Failure::OpenFlow(_) => EXIT_REFUSED,
             Failure::Daemon(_) => EXIT_UNREACHABLE,
             Failure::Lab { code, .. } => *code,
             Failure::Exit(code) => *code,
@@ -66,6 +72,7 @@ impl fmt::Display for Failure {
             Failure::Daemon(e) => write!(f, "{e}"),
             Failure::Lab { message, .. } => f.write_str(message),
             Failure::Exit(code) => write!(f, "the command exited with status {code}"),
+            Failure::OpenFlow(m) => write!(f, "OpenFlow error: {m}"),
         }
     }
 }
@@ -82,6 +89,12 @@ impl From<ClientError> for Failure {
 pub fn execute(cli: &Cli) -> Result<String, Failure> {
     if let Command::Lab(args) = &cli.command {
         return lab::execute(&cli.run_dir, cli.format, cli.timeout, args);
+    }
+    if let Some(plan) = openflow::plan(&cli.command).map_err(Failure::Usage)? {
+        return match client::request(&cli.run_dir, cli.timeout, plan.request.clone())? {
+            Reply::Ok(response) => openflow::render(&cli.command, &plan, &response, cli.format),
+            Reply::Error(e) => Err(Failure::Refused(e)),
+        };
     }
     let request = cli::to_request(&cli.command).map_err(Failure::Usage)?;
     if cli.command == Command::Version {
@@ -191,6 +204,12 @@ mod tests {
         let f = Failure::Refused(ApiError::new(ErrorKind::System, "two\nlines"));
         assert_eq!(f.to_string(), "two lines");
         assert_eq!(Failure::Usage("x".into()).exit_code(), EXIT_USAGE);
+        let f = Failure::OpenFlow("BAD_MATCH/BAD_PREREQ: refused: tp_dst=80,actions=drop".into());
+        assert_eq!(f.exit_code(), EXIT_REFUSED);
+        assert_eq!(
+            f.to_string(),
+            "OpenFlow error: BAD_MATCH/BAD_PREREQ: refused: tp_dst=80,actions=drop"
+        );
         let f = Failure::from(ClientError::Closed {
             socket: "/s".into(),
         });
@@ -214,6 +233,33 @@ mod tests {
         let f = execute(&cli).unwrap_err();
         assert_eq!(f.exit_code(), EXIT_USAGE);
         assert_eq!(f.to_string(), "invalid VLAN 0: outside 1-4094");
+        // OpenFlow syntax errors too, with the caret.
+        let cli = Cli::try_parse_from([
+            "rvs",
+            "--run-dir",
+            "/nonexistent/rvs-test",
+            "add-flow",
+            "br0",
+            "ip,nw_src=10.0.0.300,actions=drop",
+        ])
+        .unwrap();
+        let f = execute(&cli).unwrap_err();
+        assert_eq!(f.exit_code(), EXIT_USAGE);
+        assert_eq!(
+            f.to_string(),
+            "'10.0.0.300' is not an IPv4 address\n  ip,nw_src=10.0.0.300,actions=drop\n            ^^^^^^^^^^"
+        );
+        // A valid flow gets as far as connecting.
+        let cli = Cli::try_parse_from([
+            "rvs",
+            "--run-dir",
+            "/nonexistent/rvs-test",
+            "add-flow",
+            "br0",
+            "ip,actions=drop",
+        ])
+        .unwrap();
+        assert_eq!(execute(&cli).unwrap_err().exit_code(), EXIT_UNREACHABLE);
     }
 
     #[test]

@@ -770,3 +770,141 @@ fn usage_errors_are_exit_2_without_contacting_rvsd() {
     assert_eq!(o.code, 2);
     one_error_line(&o);
 }
+
+/// The OpenFlow request `add-flow FLOW` sends: the flow mod (xid 1) and a barrier (xid 2).
+fn add_flow_request(flow: &str) -> (Request, Vec<u8>) {
+    use rvs_openflow::{FlowModCommand, Message};
+    let fm = rvs_ofctl::parse_flow(flow, FlowModCommand::Add, false).expect("valid flow");
+    let mod_bytes = Message::FlowMod(fm).encode(1).expect("encodes");
+    let barrier = Message::BarrierRequest.encode(2).expect("encodes");
+    (
+        Request::OpenFlow {
+            bridge: "br0".into(),
+            messages: vec![
+                rvs_api::HexBytes(mod_bytes.clone()),
+                rvs_api::HexBytes(barrier),
+            ],
+        },
+        mod_bytes,
+    )
+}
+
+#[test]
+fn add_flow_prints_nothing_after_the_barrier_reply() {
+    use rvs_openflow::Message;
+    let dir = TempDir::new("addflow");
+    let (request, _) = add_flow_request("in_port=1,actions=output:2");
+    let reply = Message::BarrierReply.encode(2).expect("encodes");
+    let daemon = FakeDaemon::start(
+        &dir,
+        request,
+        ok(Response::OpenFlow {
+            messages: vec![rvs_api::HexBytes(reply)],
+        }),
+    );
+    let o = run(&[
+        "--run-dir",
+        dir.arg(),
+        "add-flow",
+        "br0",
+        "in_port=1,actions=output:2",
+    ]);
+    daemon.finish();
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "", ""));
+}
+
+#[test]
+fn openflow_error_reply_is_exit_1_with_its_names() {
+    use rvs_openflow::error::{BadMatchCode, ErrorCode};
+    use rvs_openflow::{ErrorMsg, Message};
+    let dir = TempDir::new("oferr");
+    let flow = "priority=5,ip,actions=drop";
+    let (request, mod_bytes) = add_flow_request(flow);
+    let err = Message::Error(ErrorMsg::reply_to(
+        ErrorCode::BadMatch(BadMatchCode::BadPrereq),
+        &mod_bytes,
+    ));
+    let replies = [err.encode(1), Message::BarrierReply.encode(2)]
+        .into_iter()
+        .map(|m| rvs_api::HexBytes(m.expect("encodes")))
+        .collect();
+    let daemon = FakeDaemon::start(&dir, request, ok(Response::OpenFlow { messages: replies }));
+    let o = run(&["--run-dir", dir.arg(), "add-flow", "br0", flow]);
+    daemon.finish();
+    assert_eq!(o.code, 1);
+    assert_eq!(o.stdout, "");
+    assert_eq!(
+        one_error_line(&o),
+        "OpenFlow error: BAD_MATCH/BAD_PREREQ: refused: priority=5,ip,actions=drop"
+    );
+}
+
+#[test]
+fn flow_syntax_error_is_exit_2_with_a_caret() {
+    let o = run(&[
+        "--run-dir",
+        "/nonexistent/rvs-oc-test",
+        "add-flow",
+        "br0",
+        "priority=10,nw_sr=1.2.3.4,actions=drop",
+    ]);
+    assert_eq!(o.code, 2);
+    assert_eq!(o.stdout, "");
+    assert_eq!(
+        o.stderr,
+        "rvs: unknown field 'nw_sr'\n  priority=10,nw_sr=1.2.3.4,actions=drop\n              ^^^^^\n"
+    );
+}
+
+#[test]
+fn dump_flows_prints_ovs_ofctl_lines() {
+    use rvs_openflow::multipart::{
+        FlowStats, FlowStatsRequest, MultipartReply, MultipartReplyBody, MultipartRequest,
+        MultipartRequestBody,
+    };
+    use rvs_openflow::{FlowModCommand, Message};
+    let dir = TempDir::new("dumpflows");
+    let request = Message::MultipartRequest(MultipartRequest::new(MultipartRequestBody::Flow(
+        FlowStatsRequest::all(),
+    )));
+    let fm = rvs_ofctl::parse_flow(
+        "priority=100,tcp,tp_dst=80,actions=output:2",
+        FlowModCommand::Add,
+        false,
+    )
+    .expect("flow");
+    let reply = Message::MultipartReply(MultipartReply {
+        flags: 0,
+        body: MultipartReplyBody::Flow(vec![FlowStats {
+            table_id: 0,
+            duration_sec: 5,
+            duration_nsec: 0,
+            priority: fm.priority,
+            idle_timeout: 0,
+            hard_timeout: 0,
+            flags: 0,
+            cookie: 0x10,
+            packet_count: 2,
+            byte_count: 140,
+            match_: fm.match_,
+            instructions: fm.instructions,
+        }]),
+    });
+    let daemon = FakeDaemon::start(
+        &dir,
+        Request::OpenFlow {
+            bridge: "br0".into(),
+            messages: vec![rvs_api::HexBytes(request.encode(1).expect("encodes"))],
+        },
+        ok(Response::OpenFlow {
+            messages: vec![rvs_api::HexBytes(reply.encode(1).expect("encodes"))],
+        }),
+    );
+    let o = run(&["--run-dir", dir.arg(), "dump-flows", "br0"]);
+    daemon.finish();
+    assert_eq!(o.code, 0, "stderr: {}", o.stderr);
+    assert_eq!(
+        o.stdout,
+        " cookie=0x10, duration=5s, table=0, n_packets=2, n_bytes=140, priority=100,tcp,tp_dst=80 actions=output:2\n"
+    );
+}
