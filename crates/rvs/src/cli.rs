@@ -768,6 +768,7 @@ mod tests {
                 },
                 may_exist: true,
                 peer: None,
+                ofport: None,
             }
         );
         assert_eq!(

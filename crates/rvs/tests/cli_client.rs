@@ -348,6 +348,7 @@ fn change_command_succeeds_silently() {
             },
             may_exist: true,
             peer: None,
+            ofport: None,
         },
         ok(Response::Done),
     );
