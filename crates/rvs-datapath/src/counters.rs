@@ -32,10 +32,13 @@ pub enum DropReason {
     /// Offload metadata that does not fit the frame (GSO type rvs cannot segment, checksum
     /// position outside the frame, headers that do not match the GSO type).
     BadOffload,
+    /// The kernel dropped the frame before rvs saw it: the port's receive queue or ring
+    /// was full (from `PACKET_STATISTICS`).
+    KernelRxQueue,
 }
 
 impl DropReason {
-    pub const COUNT: usize = 12;
+    pub const COUNT: usize = 13;
     pub const ALL: [DropReason; Self::COUNT] = [
         DropReason::Runt,
         DropReason::TruncatedVlan,
@@ -49,6 +52,7 @@ impl DropReason {
         DropReason::TxFailed,
         DropReason::TxTooBig,
         DropReason::BadOffload,
+        DropReason::KernelRxQueue,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -65,6 +69,7 @@ impl DropReason {
             DropReason::TxFailed => "tx_failed",
             DropReason::TxTooBig => "tx_too_big",
             DropReason::BadOffload => "bad_offload",
+            DropReason::KernelRxQueue => "kernel_rx_queue",
         }
     }
 }
@@ -86,6 +91,10 @@ impl PortCounters {
     #[inline]
     pub fn drop(&mut self, reason: DropReason) {
         self.drops[reason as usize] += 1;
+    }
+    #[inline]
+    pub fn drop_n(&mut self, reason: DropReason, n: u64) {
+        self.drops[reason as usize] += n;
     }
     pub fn dropped(&self, reason: DropReason) -> u64 {
         self.drops[reason as usize]

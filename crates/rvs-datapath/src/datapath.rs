@@ -234,6 +234,8 @@ impl Datapath {
             b.process_batch(port, &self.rx, now, &mut self.runtime, &mut self.dirty);
         }
         self.flush();
+        // Frames may be lent by the port (a receive ring): forget them now.
+        self.rx.clear();
         Ok(n)
     }
 
@@ -249,6 +251,20 @@ impl Datapath {
             transmit(slot.io.as_mut(), slot.caps, rt, &self.rx);
         }
         self.dirty.clear();
+    }
+
+    /// Adds what the kernel dropped before the ports' receive queues to their counters
+    /// (`kernel_rx_queue`). Call before reading counters; the worker also calls it about
+    /// once a second.
+    pub fn collect_kernel_drops(&mut self) {
+        for (slot, rt) in self.ports.iter_mut().zip(self.runtime.iter_mut()) {
+            if let Some(slot) = slot {
+                let n = slot.io.take_kernel_drops();
+                if n > 0 {
+                    rt.counters.drop_n(DropReason::KernelRxQueue, n);
+                }
+            }
+        }
     }
 
     /// Ages out learned addresses in every bridge.

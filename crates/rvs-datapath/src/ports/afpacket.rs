@@ -17,6 +17,7 @@
 //!   the host-side veth keeps its default offloads. Kernels without `PACKET_VNET_HDR` get a
 //!   port without offloads (and need `ethtool -K IF tx off` on the host side, as before).
 
+use super::ring::{self, RxRing};
 use super::sys::{self, cvt, PacketMreq, TpacketAuxdata};
 use crate::offload::OffloadCaps;
 use crate::packet::{RxBatch, TxFrame, BATCH_SIZE};
@@ -31,8 +32,50 @@ const SOCKET_BUFFER_BYTES: libc::c_int = 8 << 20;
 /// Control buffer per message: one cmsghdr + tpacket_auxdata, rounded up generously.
 const CTRL_LEN: usize = 64;
 
+/// How a `system` port talks to its socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AfPacketOptions {
+    /// Virtio-net headers (`PACKET_VNET_HDR`), where the kernel has them.
+    pub offloads: bool,
+    /// Receive through a `TPACKET_V3` ring instead of `recvmmsg`.
+    pub rx_ring: bool,
+    /// `PACKET_QDISC_BYPASS`: transmit straight to the driver, skipping the qdisc layer.
+    pub qdisc_bypass: bool,
+}
+
+impl Default for AfPacketOptions {
+    fn default() -> Self {
+        AfPacketOptions {
+            offloads: true,
+            rx_ring: true,
+            qdisc_bypass: false,
+        }
+    }
+}
+
+impl AfPacketOptions {
+    /// The defaults, overridden by `RVS_AFPACKET_RX=ring|mmsg` and
+    /// `RVS_AFPACKET_QDISC_BYPASS=0|1` in rvsd's environment (for measurements).
+    pub fn from_env() -> Self {
+        let mut o = Self::default();
+        match std::env::var("RVS_AFPACKET_RX").as_deref() {
+            Ok("mmsg") => o.rx_ring = false,
+            Ok("ring") => o.rx_ring = true,
+            _ => {}
+        }
+        match std::env::var("RVS_AFPACKET_QDISC_BYPASS").as_deref() {
+            Ok("1") => o.qdisc_bypass = true,
+            Ok("0") => o.qdisc_bypass = false,
+            _ => {}
+        }
+        o
+    }
+}
+
 pub struct AfPacketPort {
     name: String,
+    /// Receive ring, when the port has one; declared before `fd` so it is unmapped first.
+    rx_ring: Option<RxRing>,
     fd: OwnedFd,
     ifindex: u32,
     mtu: usize,
@@ -48,17 +91,25 @@ impl AfPacketPort {
     /// Opens interface `name` in rvsd's network namespace, with offloads (virtio-net
     /// headers) where the kernel has them.
     pub fn open(name: &str) -> io::Result<Self> {
-        Self::open_with(name, true)
+        Self::open_with_options(name, AfPacketOptions::from_env())
     }
 
     /// Opens interface `name` without virtio-net headers: the port takes and gives complete
     /// frames only (rvs finishes checksums and segments for it; its host side needs
     /// `ethtool -K IF tx off`, as every port did before offloads).
     pub fn open_without_offloads(name: &str) -> io::Result<Self> {
-        Self::open_with(name, false)
+        Self::open_with_options(
+            name,
+            AfPacketOptions {
+                offloads: false,
+                ..AfPacketOptions::from_env()
+            },
+        )
     }
 
-    fn open_with(name: &str, offloads: bool) -> io::Result<Self> {
+    /// Opens interface `name` with the given options.
+    pub fn open_with_options(name: &str, opts: AfPacketOptions) -> io::Result<Self> {
+        let offloads = opts.offloads;
         let ifindex = sys::if_index(name).map_err(|e| {
             if e.raw_os_error() == Some(libc::ENODEV) {
                 io::Error::new(
@@ -113,6 +164,15 @@ impl AfPacketPort {
         {
             sys::setsockopt(s, libc::SOL_SOCKET, libc::SO_SNDBUF, &SOCKET_BUFFER_BYTES)?;
         }
+        if opts.qdisc_bypass {
+            sys::setsockopt(s, sys::SOL_PACKET, sys::PACKET_QDISC_BYPASS, &one)?;
+        }
+        // After PACKET_VNET_HDR (refused once a ring exists) and before bind.
+        let rx_ring = if opts.rx_ring {
+            Some(RxRing::setup(s)?)
+        } else {
+            None
+        };
         // SAFETY: sockaddr_ll is plain old data.
         let mut sll: libc::sockaddr_ll = unsafe { zeroed() };
         sll.sll_family = libc::AF_PACKET as u16;
@@ -135,6 +195,7 @@ impl AfPacketPort {
         let mtu = sys::get_mtu(s, name).unwrap_or(1500);
         Ok(AfPacketPort {
             name: name.to_string(),
+            rx_ring,
             fd,
             ifindex,
             mtu,
@@ -147,6 +208,70 @@ impl AfPacketPort {
         sys::if_index(&self.name)
             .map(|i| i == self.ifindex)
             .unwrap_or(false)
+    }
+
+    /// Whether frames arrive through a receive ring.
+    pub fn has_rx_ring(&self) -> bool {
+        self.rx_ring.is_some()
+    }
+
+    /// Receives from the ring: frames are lent to the batch, not copied.
+    fn recv_ring(&mut self, batch: &mut RxBatch) -> Result<usize, PortFault> {
+        let Some(ring) = self.rx_ring.as_mut() else {
+            return Ok(0);
+        };
+        if batch.is_empty() {
+            ring.release_finished();
+        }
+        let slots = batch.free_slots();
+        let mut n = 0;
+        while n < slots.len() {
+            let Some(f) = ring.next_frame() else { break };
+            if f.pkttype == sys::PACKET_OUTGOING {
+                continue;
+            }
+            let vnet = if self.vnet_hdr {
+                // The kernel always leaves room for it; a frame without is skipped.
+                match f.before_mac::<VIRTIO_NET_HDR_LEN>() {
+                    Some(b) => Some(VirtioNetHdr::from_bytes(&b)),
+                    None => continue,
+                }
+            } else {
+                None
+            };
+            let slot = &mut slots[n];
+            // SAFETY: the ring keeps the frame's block until the next receive into an empty
+            // batch, and the datapath clears its batch once forwarded (see `ports::ring`).
+            unsafe { f.lend_to(slot) };
+            if let Some(v) = vnet {
+                slot.set_vnet(v);
+            }
+            if let Some(tag) = f.tag {
+                slot.insert_tag(tag);
+            }
+            n += 1;
+        }
+        batch.commit(n);
+        if n == 0 {
+            // No system call reports errors on the ring path: ask for a pending one (the
+            // socket is flagged ENETDOWN when its interface goes down or away).
+            let mut err: libc::c_int = 0;
+            let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+            // SAFETY: SO_ERROR writes one int.
+            let r = unsafe {
+                libc::getsockopt(
+                    self.fd.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_ERROR,
+                    (&mut err as *mut libc::c_int).cast(),
+                    &mut len,
+                )
+            };
+            if r == 0 && err != 0 {
+                return self.recv_error(io::Error::from_raw_os_error(err));
+            }
+        }
+        Ok(n)
     }
 
     fn recv_error(&self, e: io::Error) -> Result<usize, PortFault> {
@@ -198,6 +323,9 @@ impl Port for AfPacketPort {
     }
 
     fn recv_batch(&mut self, batch: &mut RxBatch) -> Result<usize, PortFault> {
+        if self.rx_ring.is_some() {
+            return self.recv_ring(batch);
+        }
         let slots = batch.free_slots();
         let want = slots.len().min(BATCH_SIZE);
         if want == 0 {
@@ -367,5 +495,9 @@ impl Port for AfPacketPort {
         if let Ok(m) = sys::get_mtu(self.fd.as_raw_fd(), &self.name) {
             self.mtu = m;
         }
+    }
+
+    fn take_kernel_drops(&mut self) -> u64 {
+        ring::take_kernel_drops(self.fd.as_raw_fd()).unwrap_or(0)
     }
 }

@@ -4,5 +4,6 @@ pub mod afpacket;
 pub mod memory;
 pub mod netns;
 pub mod patch;
+pub mod ring;
 pub mod sys;
 pub mod tap;
