@@ -41,6 +41,10 @@ pub struct AfPacketOptions {
     pub rx_ring: bool,
     /// `PACKET_QDISC_BYPASS`: transmit straight to the driver, skipping the qdisc layer.
     pub qdisc_bypass: bool,
+    /// Receive ring geometry: bytes per block (a multiple of the page size, larger than
+    /// the largest frame) and blocks.
+    pub ring_block_size: usize,
+    pub ring_blocks: usize,
 }
 
 impl Default for AfPacketOptions {
@@ -49,6 +53,8 @@ impl Default for AfPacketOptions {
             offloads: true,
             rx_ring: true,
             qdisc_bypass: false,
+            ring_block_size: ring::BLOCK_SIZE,
+            ring_blocks: ring::BLOCK_COUNT,
         }
     }
 }
@@ -169,7 +175,12 @@ impl AfPacketPort {
         }
         // After PACKET_VNET_HDR (refused once a ring exists) and before bind.
         let rx_ring = if opts.rx_ring {
-            Some(RxRing::setup(s)?)
+            Some(RxRing::setup_with(
+                s,
+                opts.ring_block_size,
+                opts.ring_blocks,
+                ring::RETIRE_TIMEOUT_MS,
+            )?)
         } else {
             None
         };

@@ -155,6 +155,7 @@ impl RxRing {
         Self::setup_with(fd, BLOCK_SIZE, BLOCK_COUNT, RETIRE_TIMEOUT_MS)
     }
 
+    /// Like [`Self::setup`] with another geometry and retire timeout.
     pub fn setup_with(
         fd: RawFd,
         block_size: usize,
