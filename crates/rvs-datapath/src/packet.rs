@@ -360,6 +360,31 @@ mod tests {
     }
 
     #[test]
+    fn borrowed_frames_take_a_tag_in_their_own_headroom() {
+        let mut ring = [0u8; 40];
+        for (i, b) in ring[8..28].iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        let mut s = RxSlot::new();
+        let base = std::ptr::NonNull::new(ring.as_mut_ptr()).expect("non-null");
+        // SAFETY: `ring` outlives every use of the slot below.
+        unsafe { s.set_external(base, 8, 20, 20) };
+        assert_eq!(s.frame(), &(0u8..20).collect::<Vec<_>>()[..]);
+        s.insert_tag([0x81, 0x00, 0x00, 0x07]);
+        let mut want: Vec<u8> = (0u8..12).collect();
+        want.extend_from_slice(&[0x81, 0x00, 0x00, 0x07]);
+        want.extend(12u8..20);
+        assert_eq!(s.frame(), &want[..]);
+        assert_eq!(s.wire_len(), 24);
+        s.fill(&[1, 2, 3]);
+        assert_eq!(
+            s.frame(),
+            &[1, 2, 3],
+            "filling makes the slot own its frame again"
+        );
+    }
+
+    #[test]
     fn tag_insertion_moves_offload_offsets() {
         use rvs_wire::virtio_net::{VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4};
         let mut s = RxSlot::new();
