@@ -217,7 +217,15 @@ fn gso_frames_arrive_whole_through_the_ring() {
         cb.tx_bytes / cb.tx_packets.max(1) > 8000,
         "and left whole for h2: {cb:?}"
     );
-    assert_eq!(ca.total_drops(), 0, "{ca:?}");
+    // A busy machine may overflow the ring under TCP (counted `kernel_rx_queue`; TCP
+    // recovers), but no frame may be refused as malformed or too big.
+    for reason in [
+        DropReason::Oversized,
+        DropReason::BadOffload,
+        DropReason::TxTooBig,
+    ] {
+        assert_eq!(ca.dropped(reason) + cb.dropped(reason), 0, "{ca:?} {cb:?}");
+    }
     worker.shutdown();
 }
 
@@ -230,6 +238,19 @@ fn paced_burst_of_5000_small_frames_arrives_exactly() {
     let (worker, pa, pb) = switch(&h1, &h2, ring());
     let (s1, s2) = (h1.sock(), h2.sock());
     let (m1, m2) = (h1.mac(), h2.mac());
+    // The receiving test socket must not be what loses frames when this thread is slow.
+    let big: libc::c_int = 16 << 20;
+    // SAFETY: setsockopt with a live int of the size passed.
+    let r = unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&s2),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&big as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0, "SO_RCVBUFFORCE on the test socket");
     let got = std::thread::scope(|sc| {
         let rx = sc.spawn(|| {
             let mut seen = BTreeSet::new();
@@ -245,19 +266,22 @@ fn paced_burst_of_5000_small_frames_arrives_exactly() {
         });
         for seq in 0..N {
             s1.send(&numbered(m2, m1, Some(7), seq)).expect("send");
-            // About 100k frames/s: well below what the port forwards.
-            if seq % 100 == 99 {
+            // At most 50k frames/s: well below what the port forwards.
+            if seq % 50 == 49 {
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
         rx.join().expect("receiver thread")
     });
-    assert_eq!(got.len(), N as usize, "every frame arrived");
-    assert_eq!(got.iter().next_back(), Some(&(N - 1)));
     let (ca, cb) = (counters(&worker, pa), counters(&worker, pb));
-    assert!(ca.rx_packets >= u64::from(N), "{ca:?}");
-    assert!(cb.tx_packets >= u64::from(N), "{cb:?}");
     assert_eq!(ca.dropped(DropReason::KernelRxQueue), 0, "{ca:?}");
+    assert!(
+        ca.rx_packets >= u64::from(N),
+        "rvs received them all: {ca:?}"
+    );
+    assert!(cb.tx_packets >= u64::from(N), "rvs sent them all: {cb:?}");
+    assert_eq!(got.len(), N as usize, "every frame arrived: {ca:?} {cb:?}");
+    assert_eq!(got.iter().next_back(), Some(&(N - 1)));
     worker.shutdown();
 }
 
