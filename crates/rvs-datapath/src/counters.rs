@@ -46,10 +46,13 @@ pub enum DropReason {
     RewriteOverflow,
     /// An action referred to a group that no longer exists, or group chaining ran too deep.
     NoSuchGroup,
+    /// The kernel dropped the frame before rvs saw it: the port's receive queue or ring
+    /// was full (from `PACKET_STATISTICS`).
+    KernelRxQueue,
 }
 
 impl DropReason {
-    pub const COUNT: usize = 19;
+    pub const COUNT: usize = 20;
     pub const ALL: [DropReason; Self::COUNT] = [
         DropReason::Runt,
         DropReason::TruncatedVlan,
@@ -70,6 +73,7 @@ impl DropReason {
         DropReason::PortNoRecv,
         DropReason::RewriteOverflow,
         DropReason::NoSuchGroup,
+        DropReason::KernelRxQueue,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -93,6 +97,7 @@ impl DropReason {
             DropReason::PortNoRecv => "port_no_recv",
             DropReason::RewriteOverflow => "rewrite_overflow",
             DropReason::NoSuchGroup => "no_such_group",
+            DropReason::KernelRxQueue => "kernel_rx_queue",
         }
     }
 }
@@ -114,6 +119,10 @@ impl PortCounters {
     #[inline]
     pub fn drop(&mut self, reason: DropReason) {
         self.drops[reason as usize] += 1;
+    }
+    #[inline]
+    pub fn drop_n(&mut self, reason: DropReason, n: u64) {
+        self.drops[reason as usize] += n;
     }
     pub fn dropped(&self, reason: DropReason) -> u64 {
         self.drops[reason as usize]

@@ -263,6 +263,8 @@ impl Datapath {
             }
         }
         self.flush();
+        // Frames may be lent by the port (a receive ring): forget them now.
+        self.rx.clear();
         Ok(n)
     }
 
@@ -352,6 +354,20 @@ impl Datapath {
         }
         self.dirty.clear();
         self.owned.clear();
+    }
+
+    /// Adds what the kernel dropped before the ports' receive queues to their counters
+    /// (`kernel_rx_queue`). Call before reading counters; the worker also calls it about
+    /// once a second.
+    pub fn collect_kernel_drops(&mut self) {
+        for (slot, rt) in self.ports.iter_mut().zip(self.runtime.iter_mut()) {
+            if let Some(slot) = slot {
+                let n = slot.io.take_kernel_drops();
+                if n > 0 {
+                    rt.counters.drop_n(DropReason::KernelRxQueue, n);
+                }
+            }
+        }
     }
 
     /// Ages out learned addresses in every bridge.

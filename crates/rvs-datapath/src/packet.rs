@@ -8,6 +8,11 @@
 //! Each frame carries its offload metadata, a [`VirtioNetHdr`]: ports with virtio-net
 //! headers store what the kernel said (partial checksum, GSO), other ports leave it
 //! [`VirtioNetHdr::NONE`]. Editing the frame's VLAN tags moves the offsets in it.
+//!
+//! A slot may instead *borrow* its frame from a port's receive ring ([`RxSlot::set_external`]):
+//! the frame stays where the kernel wrote it, and tag insertion uses the ring's own headroom.
+//! Such a slot is valid until the batch is cleared; the port keeps the ring block to itself
+//! until then (see `ports::ring`).
 
 use rvs_wire::VirtioNetHdr;
 
@@ -22,6 +27,9 @@ pub const MAX_FRAME: usize = 65536 + 128;
 /// One receive buffer.
 pub struct RxSlot {
     buf: Box<[u8]>,
+    /// Start of borrowed memory holding the frame (a port's receive ring), instead of
+    /// `buf`; `start`/`len` then count from it.
+    external: Option<std::ptr::NonNull<u8>>,
     start: usize,
     len: usize,
     /// Length of the frame on the wire; larger than `len` when it did not fit.
@@ -34,6 +42,7 @@ impl RxSlot {
     fn new() -> Self {
         RxSlot {
             buf: vec![0u8; HEADROOM + MAX_FRAME].into_boxed_slice(),
+            external: None,
             start: HEADROOM,
             len: 0,
             wire_len: 0,
@@ -57,9 +66,37 @@ impl RxSlot {
     /// The received frame.
     #[inline]
     pub fn frame(&self) -> &[u8] {
-        self.buf
-            .get(self.start..self.start + self.len)
-            .unwrap_or(&[])
+        match self.external {
+            // SAFETY: `set_external`'s contract: `start + len` bytes are readable while the
+            // slot is in use.
+            Some(p) => unsafe { std::slice::from_raw_parts(p.as_ptr().add(self.start), self.len) },
+            None => self
+                .buf
+                .get(self.start..self.start + self.len)
+                .unwrap_or(&[]),
+        }
+    }
+
+    /// Makes the slot refer to a frame in memory it does not own: `len` bytes at
+    /// `base + headroom` (`wire_len` on the wire), with `headroom` writable bytes in front
+    /// for a tag. The offload metadata is reset to none.
+    ///
+    /// # Safety
+    /// `base..base + headroom + len` must stay valid for reads and writes, and untouched by
+    /// anyone else, until the slot is filled again or its batch is cleared and refilled.
+    #[inline]
+    pub unsafe fn set_external(
+        &mut self,
+        base: std::ptr::NonNull<u8>,
+        headroom: usize,
+        len: usize,
+        wire_len: usize,
+    ) {
+        self.external = Some(base);
+        self.start = headroom;
+        self.len = len;
+        self.wire_len = wire_len.max(len);
+        self.vnet = VirtioNetHdr::NONE;
     }
 
     /// Length on the wire (may exceed `frame().len()` if the frame was truncated).
@@ -71,6 +108,7 @@ impl RxSlot {
     /// The area a port receives into: everything after the headroom.
     #[inline]
     pub fn recv_area(&mut self) -> &mut [u8] {
+        self.external = None;
         &mut self.buf[HEADROOM..]
     }
 
@@ -78,6 +116,7 @@ impl RxSlot {
     /// the wire. The offload metadata is reset to none.
     #[inline]
     pub fn set_received(&mut self, len: usize, wire_len: usize) {
+        self.external = None;
         self.start = HEADROOM;
         self.len = len.min(MAX_FRAME);
         self.wire_len = wire_len.max(self.len);
@@ -93,8 +132,19 @@ impl RxSlot {
             return;
         }
         let s = self.start;
-        self.buf.copy_within(s..s + 12, s - 4);
-        self.buf[s + 8..s + 12].copy_from_slice(&tag);
+        match self.external {
+            // SAFETY: `set_external`'s contract: the headroom in front of the frame and the
+            // frame are ours to write; `ptr::copy` handles the overlap.
+            Some(p) => unsafe {
+                let at = p.as_ptr().add(s);
+                std::ptr::copy(at, at.sub(4), 12);
+                std::ptr::copy_nonoverlapping(tag.as_ptr(), at.add(8), 4);
+            },
+            None => {
+                self.buf.copy_within(s..s + 12, s - 4);
+                self.buf[s + 8..s + 12].copy_from_slice(&tag);
+            }
+        }
         self.start -= 4;
         self.len += 4;
         self.wire_len += 4;
@@ -109,6 +159,7 @@ impl RxSlot {
     /// Copies a frame in together with its offload metadata.
     pub fn fill_with(&mut self, frame: &[u8], vnet: VirtioNetHdr) {
         let n = frame.len().min(MAX_FRAME);
+        self.external = None;
         self.buf[HEADROOM..HEADROOM + n].copy_from_slice(&frame[..n]);
         self.set_received(n, frame.len());
         self.vnet = vnet;
@@ -226,6 +277,10 @@ impl OwnedFrames {
         })
     }
 }
+
+// SAFETY: the only non-Send part is `external`, which points into a receive ring owned by a
+// port of the same datapath; they move between threads together.
+unsafe impl Send for RxSlot {}
 
 /// A fixed set of receive buffers, filled by one port at a time.
 pub struct RxBatch {
@@ -414,6 +469,31 @@ mod tests {
         assert_eq!(f.suffix(1), None, "spans pieces");
         let w = TxFrame::whole(&[5, 6, 7]);
         assert_eq!(w.suffix(1), Some(&[6u8, 7][..]));
+    }
+
+    #[test]
+    fn borrowed_frames_take_a_tag_in_their_own_headroom() {
+        let mut ring = [0u8; 40];
+        for (i, b) in ring[8..28].iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        let mut s = RxSlot::new();
+        let base = std::ptr::NonNull::new(ring.as_mut_ptr()).expect("non-null");
+        // SAFETY: `ring` outlives every use of the slot below.
+        unsafe { s.set_external(base, 8, 20, 20) };
+        assert_eq!(s.frame(), &(0u8..20).collect::<Vec<_>>()[..]);
+        s.insert_tag([0x81, 0x00, 0x00, 0x07]);
+        let mut want: Vec<u8> = (0u8..12).collect();
+        want.extend_from_slice(&[0x81, 0x00, 0x00, 0x07]);
+        want.extend(12u8..20);
+        assert_eq!(s.frame(), &want[..]);
+        assert_eq!(s.wire_len(), 24);
+        s.fill(&[1, 2, 3]);
+        assert_eq!(
+            s.frame(),
+            &[1, 2, 3],
+            "filling makes the slot own its frame again"
+        );
     }
 
     #[test]

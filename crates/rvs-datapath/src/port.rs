@@ -35,6 +35,10 @@ pub trait Port: Send {
     /// frames were added; `Ok(0)` means nothing is queued. Frames carry their 802.1Q tag in
     /// band, exactly as on the wire, and their offload metadata in the slot (`RxSlot::vnet`;
     /// none for ports without virtio-net headers). Must not block.
+    ///
+    /// Frames may be lent from the port's own memory (a receive ring) instead of copied:
+    /// they stay valid until the next `recv_batch` on this port into an *empty* batch, or
+    /// until the port is dropped. Callers clear the batch before dropping the port.
     fn recv_batch(&mut self, batch: &mut RxBatch) -> Result<usize, PortFault>;
 
     /// Transmits frames in order, as far as the kernel accepts them. Frames after the first
@@ -55,6 +59,12 @@ pub trait Port: Send {
 
     /// Largest payload after the Ethernet header (and one VLAN tag) the port carries.
     fn mtu(&self) -> usize;
+
+    /// Frames the kernel dropped on the way to this port's receive queue since the last call
+    /// (the queue or ring was full). Counted as drop reason `kernel_rx_queue`.
+    fn take_kernel_drops(&mut self) -> u64 {
+        0
+    }
 
     /// Re-reads slow-changing properties (MTU). Called about once a second.
     fn refresh(&mut self) {}

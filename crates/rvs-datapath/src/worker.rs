@@ -256,6 +256,7 @@ fn run(
             let now = w.now();
             w.dp.expire(now);
             w.dp.refresh_ports();
+            w.dp.collect_kernel_drops();
         }
     }
     // Answer anything still queued so no caller waits forever.

@@ -995,6 +995,7 @@ impl State {
             let ids = ids.clone();
             self.worker
                 .call(move |w| {
+                    w.datapath().collect_kernel_drops();
                     ids.iter()
                         .map(|(_, id)| id.and_then(|id| w.datapath().counters(id)))
                         .collect::<Vec<_>>()

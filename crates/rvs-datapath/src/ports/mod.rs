@@ -5,5 +5,6 @@ pub mod afxdp;
 pub mod memory;
 pub mod netns;
 pub mod patch;
+pub mod ring;
 pub mod sys;
 pub mod tap;
