@@ -420,10 +420,7 @@ impl Controller {
         let deadline = Instant::now() + limit;
         let mut buf = [0u8; 65536];
         while Instant::now() < deadline {
-            loop {
-                let Some(frame) = self.framer.next_frame().expect("framing") else {
-                    break;
-                };
+            while let Some(frame) = self.framer.next_frame().expect("framing") {
                 let (_, m) = Message::decode(frame).expect("decode");
                 if let Message::EchoRequest(d) = &m {
                     let d = d.clone();

@@ -658,6 +658,8 @@ impl State {
         Ok(Response::Done)
     }
 
+    // The fields of `Request::AddPort`, one by one.
+    #[allow(clippy::too_many_arguments)]
     fn add_port(
         &mut self,
         bridge: String,

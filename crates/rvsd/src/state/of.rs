@@ -672,7 +672,7 @@ pub fn format_dp_actions(acts: &[DpAction]) -> String {
                     port: PortNo::CONTROLLER,
                     max_len: *max_len,
                 },
-                DpAction::SetField(f) => Action::SetField(f.clone()),
+                DpAction::SetField(f) => Action::SetField(*f),
                 DpAction::PushVlan(t) => Action::PushVlan(*t),
                 DpAction::PopVlan => Action::PopVlan,
                 DpAction::PushMpls(t) => Action::PushMpls(*t),
