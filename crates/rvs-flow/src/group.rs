@@ -245,6 +245,27 @@ pub struct GroupChange {
     pub removed: Vec<u32>,
 }
 
+/// Action types rvs executes (group features, and the switch's table features).
+pub const SUPPORTED_ACTIONS: [u16; 14] = {
+    use action_type as t;
+    [
+        t::OUTPUT,
+        t::COPY_TTL_OUT,
+        t::COPY_TTL_IN,
+        t::SET_MPLS_TTL,
+        t::DEC_MPLS_TTL,
+        t::PUSH_VLAN,
+        t::POP_VLAN,
+        t::PUSH_MPLS,
+        t::POP_MPLS,
+        t::SET_QUEUE,
+        t::GROUP,
+        t::SET_NW_TTL,
+        t::DEC_NW_TTL,
+        t::SET_FIELD,
+    ]
+};
+
 /// The group table of one bridge.
 #[derive(Debug, Clone, Default)]
 pub struct GroupTable {
@@ -453,25 +474,7 @@ impl GroupTable {
 
     /// `OFPMP_GROUP_FEATURES`: every type, weights, liveness, chaining with checks.
     pub fn features() -> GroupFeatures {
-        use action_type as t;
-        let actions = [
-            t::OUTPUT,
-            t::COPY_TTL_OUT,
-            t::COPY_TTL_IN,
-            t::SET_MPLS_TTL,
-            t::DEC_MPLS_TTL,
-            t::PUSH_VLAN,
-            t::POP_VLAN,
-            t::PUSH_MPLS,
-            t::POP_MPLS,
-            t::SET_QUEUE,
-            t::GROUP,
-            t::SET_NW_TTL,
-            t::DEC_NW_TTL,
-            t::SET_FIELD,
-        ]
-        .iter()
-        .fold(0u32, |acc, &a| acc | 1 << a);
+        let actions = SUPPORTED_ACTIONS.iter().fold(0u32, |acc, &a| acc | 1 << a);
         GroupFeatures {
             types: (1 << GroupType::All as u32)
                 | (1 << GroupType::Select as u32)

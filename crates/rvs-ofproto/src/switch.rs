@@ -1473,26 +1473,7 @@ pub fn split_reply(reply: MultipartReply, xid: u32) -> Vec<Message> {
     }
 }
 
-/// Actions rvs runs (table features and group features).
-const SUPPORTED_ACTIONS: [u16; 14] = {
-    use rvs_openflow::action::action_type as t;
-    [
-        t::OUTPUT,
-        t::COPY_TTL_OUT,
-        t::COPY_TTL_IN,
-        t::SET_MPLS_TTL,
-        t::DEC_MPLS_TTL,
-        t::PUSH_VLAN,
-        t::POP_VLAN,
-        t::PUSH_MPLS,
-        t::POP_MPLS,
-        t::SET_QUEUE,
-        t::GROUP,
-        t::SET_NW_TTL,
-        t::DEC_NW_TTL,
-        t::SET_FIELD,
-    ]
-};
+use rvs_flow::group::SUPPORTED_ACTIONS;
 
 fn matchable(id: OxmFieldId) -> bool {
     !matches!(
