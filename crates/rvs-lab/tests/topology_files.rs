@@ -447,6 +447,7 @@ fn examples_parse() {
         ("quickstart.toml", "quickstart", 4),
         ("vlans-and-trunks.toml", "vlans", 7),
         ("taps-and-veths.toml", "mixed", 4),
+        ("openflow-policy.toml", "ofpolicy", 3),
     ] {
         let t = Topology::load(&example(file)).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(t.name, lab);
