@@ -1328,6 +1328,12 @@ pub struct BridgeStatus {
     pub ports: usize,
     /// Ports that are not up, with rvsd's reason.
     pub problems: Vec<String>,
+    /// OpenFlow fail mode (`None`: rvsd not asked or the bridge is missing).
+    pub fail_mode: Option<FailMode>,
+    /// OpenFlow controller targets.
+    pub controllers: Vec<String>,
+    /// Flows in all tables (`None`: not known).
+    pub n_flows: Option<u64>,
 }
 
 /// Status of lab `state` now.
@@ -1364,6 +1370,10 @@ pub fn status_of(state: &LabState, ctl: &Control) -> LabStatus {
                 ),
                 _ => (0, 0, Vec::new()),
             };
+            let of = match info {
+                Some(Some(_)) => openflow::of_show(ctl, &b.rvs_name).ok(),
+                _ => None,
+            };
             BridgeStatus {
                 bridge: b.name.clone(),
                 rvs_name: b.rvs_name.clone(),
@@ -1371,6 +1381,12 @@ pub fn status_of(state: &LabState, ctl: &Control) -> LabStatus {
                 ports_up,
                 ports,
                 problems,
+                fail_mode: of.as_ref().map(|o| o.fail_mode),
+                controllers: of
+                    .as_ref()
+                    .map(|o| o.controllers.iter().map(|c| c.target.clone()).collect())
+                    .unwrap_or_default(),
+                n_flows: of.as_ref().map(|o| o.n_flows),
             }
         })
         .collect();

@@ -577,6 +577,12 @@ fn secure_with_no_flows_drops_everything() {
         !lab.ping("h1", "10.72.0.2"),
         "an empty secure table drops the ping"
     );
+    let state = LabState::read(rvsd.run_dir(), &t.name).unwrap().unwrap();
+    let status = runtime::status_of(&state, &ctl);
+    assert_eq!(
+        (status.bridges[0].fail_mode, status.bridges[0].n_flows),
+        (Some(rvs_api::FailMode::Secure), Some(0))
+    );
     let again = runtime::up(&t, &ctl, &UpOptions::default(), &mut Quiet).expect("up again");
     assert_eq!((again.created, again.changed), (0, 0));
     lab.down().expect("down");

@@ -337,8 +337,15 @@ fn status(ctl: &Control, format: OutputFormat, a: &LabStatusArgs) -> anyhow::Res
             let _ = writeln!(out, "  rvsd: {e}");
         }
         for b in &l.bridges {
+            let mut openflow = String::new();
+            if let (Some(mode), Some(flows)) = (b.fail_mode, b.n_flows) {
+                openflow = format!(", fail mode {mode}, {flows} flows");
+                if !b.controllers.is_empty() {
+                    openflow.push_str(&format!(", controllers {}", b.controllers.join(" ")));
+                }
+            }
             let state = match b.present {
-                Some(true) => format!("{}/{} ports up", b.ports_up, b.ports),
+                Some(true) => format!("{}/{} ports up{openflow}", b.ports_up, b.ports),
                 Some(false) => "missing in rvsd".to_string(),
                 None => "unknown".to_string(),
             };
