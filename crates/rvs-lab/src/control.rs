@@ -99,7 +99,7 @@ impl Control {
     }
 }
 
-fn unexpected(expected: &'static str, got: &Response) -> ControlError {
+pub(crate) fn unexpected(expected: &'static str, got: &Response) -> ControlError {
     // The wire tag, without naming every variant (the protocol grows).
     let got = serde_json::to_value(got)
         .ok()

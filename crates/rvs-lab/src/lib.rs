@@ -108,6 +108,7 @@ pub mod hosts;
 mod link;
 mod names;
 mod netns;
+mod openflow;
 pub mod ping;
 mod rawsock;
 pub mod runtime;

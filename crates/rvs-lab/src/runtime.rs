@@ -29,12 +29,14 @@
 
 use crate::cmd::{self, run_argv};
 use crate::control::{Control, ControlError};
+use crate::openflow;
 use crate::ping::{self, PingMatrix};
 use crate::state::{LabLock, LabPhase, LabState};
 use crate::topology::{Cidr, Host, IfaceKind, Topology};
 use crate::validate::valid_lab_name;
 use anyhow::{anyhow, bail, Context, Result};
-use rvs_api::{BridgeInfo, BridgeSettings, PortKind, PortVlanChange, Request, VlanSpec};
+use rvs_api::{BridgeInfo, BridgeSettings, FailMode, PortKind, PortVlanChange, Request, VlanSpec};
+use rvs_openflow::multipart::FlowStats;
 use serde::Serialize;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -245,6 +247,15 @@ pub enum Action {
         to: Cidr,
         via: IpAddr,
     },
+    /// The OpenFlow controllers of a bridge (empty: none).
+    Controllers {
+        bridge: String,
+        targets: Vec<String>,
+    },
+    /// The fail mode of a bridge.
+    FailMode { bridge: String, mode: FailMode },
+    /// The whole flow table of a bridge (ovs-ofctl syntax, every entry known to parse).
+    Flows { bridge: String, flows: Vec<String> },
 }
 
 /// An action with its description for progress and errors.
@@ -273,6 +284,24 @@ pub fn plan(t: &Topology) -> Vec<Step> {
                 },
             },
         );
+        if let Some(mode) = b.fail_mode {
+            push(
+                format!("bridge {}: fail mode {mode}", b.name),
+                Action::FailMode {
+                    bridge: b.rvs_name.clone(),
+                    mode,
+                },
+            );
+        }
+        if let Some(targets) = &b.controllers {
+            push(
+                format!("bridge {}: controllers [{}]", b.name, targets.join(", ")),
+                Action::Controllers {
+                    bridge: b.rvs_name.clone(),
+                    targets: targets.clone(),
+                },
+            );
+        }
     }
     for l in &t.links {
         for k in 0..2 {
@@ -394,6 +423,18 @@ pub fn plan(t: &Topology) -> Vec<Step> {
             );
         }
     }
+    // Flows last: they name OpenFlow port numbers, which exist once every port does.
+    for b in &t.bridges {
+        if let Some(flows) = &b.flows {
+            push(
+                format!("bridge {}: {} flows", b.name, flows.len()),
+                Action::Flows {
+                    bridge: b.rvs_name.clone(),
+                    flows: flows.clone(),
+                },
+            );
+        }
+    }
     steps
 }
 
@@ -454,6 +495,18 @@ enum Undo {
         ns: String,
         to: Cidr,
     },
+    SetControllers {
+        bridge: String,
+        targets: Vec<String>,
+    },
+    SetFailMode {
+        bridge: String,
+        mode: FailMode,
+    },
+    RestoreFlows {
+        bridge: String,
+        flows: Vec<FlowStats>,
+    },
 }
 
 impl Undo {
@@ -467,6 +520,15 @@ impl Undo {
             Undo::DelLink { name, .. } => format!("delete interface {name}"),
             Undo::DelAddress { dev, cidr, .. } => format!("delete address {cidr} of {dev}"),
             Undo::DelRoute { to, .. } => format!("delete route {to}"),
+            Undo::SetControllers { bridge, .. } => {
+                format!("restore the controllers of bridge {bridge}")
+            }
+            Undo::SetFailMode { bridge, mode } => {
+                format!("restore fail mode {mode} of bridge {bridge}")
+            }
+            Undo::RestoreFlows { bridge, flows } => {
+                format!("restore the {} flows of bridge {bridge}", flows.len())
+            }
         }
     }
 
@@ -514,6 +576,24 @@ impl Undo {
             Undo::DelRoute { ns, to } => {
                 let fam = family(to.addr);
                 ip(Some(ns), &[fam, "route", "del", &route_dest(to)])?;
+            }
+            Undo::SetControllers { bridge, targets } => ctl.change(
+                &format!("restore the controllers of bridge {bridge}"),
+                Request::SetController {
+                    bridge: bridge.clone(),
+                    targets: targets.clone(),
+                },
+            )?,
+            Undo::SetFailMode { bridge, mode } => ctl.change(
+                &format!("restore the fail mode of bridge {bridge}"),
+                Request::SetFailMode {
+                    bridge: bridge.clone(),
+                    mode: *mode,
+                },
+            )?,
+            Undo::RestoreFlows { bridge, flows } => {
+                let old: Vec<_> = flows.iter().map(openflow::readd).collect();
+                openflow::replace_flows(ctl, bridge, &old)?;
             }
         }
         Ok(())
@@ -739,6 +819,60 @@ fn same_vlan(a: &VlanSpec, b: &VlanSpec) -> bool {
 /// Runs one action; records undo entries for what it created or changed.
 fn apply(ctl: &Control, action: &Action, undo: &mut Vec<Undo>) -> Result<Outcome> {
     match action {
+        Action::FailMode { bridge, mode } => {
+            let info = openflow::of_show(ctl, bridge)?;
+            if info.fail_mode == *mode {
+                return Ok(Outcome::Present);
+            }
+            ctl.change(
+                &format!("set the fail mode of bridge {bridge}"),
+                Request::SetFailMode {
+                    bridge: bridge.clone(),
+                    mode: *mode,
+                },
+            )?;
+            undo.push(Undo::SetFailMode {
+                bridge: bridge.clone(),
+                mode: info.fail_mode,
+            });
+            Ok(Outcome::Changed)
+        }
+        Action::Controllers { bridge, targets } => {
+            let info = openflow::of_show(ctl, bridge)?;
+            let mut now: Vec<&str> = info.controllers.iter().map(|c| c.target.as_str()).collect();
+            let mut want: Vec<&str> = targets.iter().map(String::as_str).collect();
+            now.sort_unstable();
+            want.sort_unstable();
+            if now == want {
+                return Ok(Outcome::Present);
+            }
+            ctl.change(
+                &format!("set the controllers of bridge {bridge}"),
+                Request::SetController {
+                    bridge: bridge.clone(),
+                    targets: targets.clone(),
+                },
+            )?;
+            undo.push(Undo::SetControllers {
+                bridge: bridge.clone(),
+                targets: info.controllers.into_iter().map(|c| c.target).collect(),
+            });
+            Ok(Outcome::Changed)
+        }
+        Action::Flows { bridge, flows } => {
+            let wanted = openflow::wanted_mods(flows)?;
+            let current = openflow::dump_flows(ctl, bridge)?;
+            if openflow::flows_match(&current, &wanted) {
+                return Ok(Outcome::Present);
+            }
+            // Recorded first: a failure half-way through the replacement is undone too.
+            undo.push(Undo::RestoreFlows {
+                bridge: bridge.clone(),
+                flows: current,
+            });
+            openflow::replace_flows(ctl, bridge, &wanted)?;
+            Ok(Outcome::Changed)
+        }
         Action::Bridge { name, settings } => {
             let bridges = ctl.show()?;
             if let Some(b) = bridges.iter().find(|b| &b.name == name) {
@@ -1194,6 +1328,12 @@ pub struct BridgeStatus {
     pub ports: usize,
     /// Ports that are not up, with rvsd's reason.
     pub problems: Vec<String>,
+    /// OpenFlow fail mode (`None`: rvsd not asked or the bridge is missing).
+    pub fail_mode: Option<FailMode>,
+    /// OpenFlow controller targets.
+    pub controllers: Vec<String>,
+    /// Flows in all tables (`None`: not known).
+    pub n_flows: Option<u64>,
 }
 
 /// Status of lab `state` now.
@@ -1230,6 +1370,10 @@ pub fn status_of(state: &LabState, ctl: &Control) -> LabStatus {
                 ),
                 _ => (0, 0, Vec::new()),
             };
+            let of = match info {
+                Some(Some(_)) => openflow::of_show(ctl, &b.rvs_name).ok(),
+                _ => None,
+            };
             BridgeStatus {
                 bridge: b.name.clone(),
                 rvs_name: b.rvs_name.clone(),
@@ -1237,6 +1381,12 @@ pub fn status_of(state: &LabState, ctl: &Control) -> LabStatus {
                 ports_up,
                 ports,
                 problems,
+                fail_mode: of.as_ref().map(|o| o.fail_mode),
+                controllers: of
+                    .as_ref()
+                    .map(|o| o.controllers.iter().map(|c| c.target.clone()).collect())
+                    .unwrap_or_default(),
+                n_flows: of.as_ref().map(|o| o.n_flows),
             }
         })
         .collect();

@@ -17,7 +17,7 @@
 //! path. The reference of every key is in the crate's README.
 
 use crate::validate;
-use rvs_api::VlanSpec;
+use rvs_api::{FailMode, VlanSpec};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -60,9 +60,19 @@ pub(crate) struct FileBridge {
     #[serde(default)]
     pub fail_mode: Option<String>,
     #[serde(default)]
-    pub controller: Option<String>,
+    pub controller: Option<Targets>,
+    #[serde(default)]
+    pub flows: Option<Vec<String>>,
     #[serde(default)]
     pub datapath_threads: Option<i64>,
+}
+
+/// `controller = "tcp:..."` or `controller = ["tcp:...", "ptcp:..."]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Targets {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// `[[hosts]]`
@@ -231,6 +241,16 @@ pub struct Bridge {
     pub mac_table_size: Option<u32>,
     /// VLANs declared for this bridge (empty: not declared, anything goes).
     pub vlans: Vec<u16>,
+    /// OpenFlow controller targets (`controller = ...`); `None`: not given, left as is.
+    #[serde(default)]
+    pub controllers: Option<Vec<String>>,
+    /// `fail_mode = ...`; `None`: not given, left as is.
+    #[serde(default)]
+    pub fail_mode: Option<FailMode>,
+    /// The bridge's whole flow table in ovs-ofctl syntax (`flows = [...]`), each entry
+    /// known to parse; `None`: not given, the bridge keeps its flows.
+    #[serde(default)]
+    pub flows: Option<Vec<String>>,
 }
 
 /// A host: one network namespace.
@@ -309,6 +329,7 @@ impl Topology {
             line: 0,
             key: None,
             message: format!("cannot read the topology file: {e}"),
+            detail: None,
         })?;
         Topology::parse(&text, &source)
     }
@@ -499,6 +520,9 @@ pub struct TopologyError {
     pub key: Option<String>,
     /// What is wrong.
     pub message: String,
+    /// More lines shown under the message (the offending text with a caret line), when
+    /// there are some.
+    pub detail: Option<String>,
 }
 
 impl fmt::Display for TopologyError {
@@ -511,8 +535,12 @@ impl fmt::Display for TopologyError {
         if let Some(key) = &self.key {
             write!(f, "key `{key}`: ")?;
         }
-        // One line, whatever the message holds.
-        f.write_str(&self.message.replace(['\n', '\r'], " "))
+        // One line, whatever the message holds; then the detail lines, if any.
+        f.write_str(&self.message.replace(['\n', '\r'], " "))?;
+        if let Some(detail) = &self.detail {
+            write!(f, "\n{detail}")?;
+        }
+        Ok(())
     }
 }
 
@@ -523,6 +551,8 @@ impl std::error::Error for TopologyError {}
 pub(crate) struct Problem {
     pub path: String,
     pub message: String,
+    /// Extra lines for [`TopologyError::detail`].
+    pub detail: Option<String>,
 }
 
 /// One step of a key path.
@@ -593,6 +623,7 @@ impl<'a> Locator<'a> {
                     line,
                     key: None,
                     message: format!("TOML syntax error: {}", e.message().trim_end()),
+                    detail: None,
                 })
             }
         }
@@ -605,6 +636,7 @@ impl<'a> Locator<'a> {
             line: offset.map_or(1, |o| line_of(self.text, o)),
             key: (!path.is_empty()).then(|| path.to_string()),
             message,
+            detail: None,
         }
     }
 
@@ -628,13 +660,17 @@ impl<'a> Locator<'a> {
     pub fn first_problem(&self, problems: Vec<Problem>) -> TopologyError {
         problems
             .into_iter()
-            .map(|p| self.error(&p.path, p.message, None))
+            .map(|p| TopologyError {
+                detail: p.detail,
+                ..self.error(&p.path, p.message, None)
+            })
             .min_by_key(|e| e.line)
             .unwrap_or_else(|| TopologyError {
                 source: self.source.to_string(),
                 line: 1,
                 key: None,
                 message: "invalid topology".to_string(),
+                detail: None,
             })
     }
 

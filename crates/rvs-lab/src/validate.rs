@@ -14,14 +14,18 @@
 //!   MTU, VLAN IDs and mode combinations (Open vSwitch's rules, as `rvs add-port`), the
 //!   bridge's declared VLAN list, sub-interfaces only where their VLAN is carried tagged;
 //! * links: two distinct bridges, and no loop (rvs has no spanning tree);
-//! * features rvsd does not have yet (controller, fail mode `secure`, more than one
-//!   datapath thread) are refused with a message that says so.
+//! * OpenFlow: controller targets (`tcp:IP:PORT`, `ptcp:PORT[:IP]`), the fail mode, and
+//!   every entry of `flows` (parsed with `rvs-ofctl`, an error shows the entry with a
+//!   caret under the bad token);
+//! * features rvsd does not have yet (more than one datapath thread) are refused with a
+//!   message that says so.
 
 use crate::topology::{
     Bridge, Cidr, FileBridge, FileHost, FileInterface, FileLink, FileTopology, Host, IfaceKind,
-    Interface, Link, Problem, Route, Topology, TrunkItem, VlanInterface,
+    Interface, Link, Problem, Route, Targets, Topology, TrunkItem, VlanInterface,
 };
-use rvs_api::{VlanMode, VlanSpec, VID_MAX, VID_MIN};
+use rvs_api::{FailMode, VlanMode, VlanSpec, VID_MAX, VID_MIN};
+use rvs_openflow::FlowModCommand;
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 
@@ -43,6 +47,15 @@ impl Checker {
         self.problems.push(Problem {
             path: path.into(),
             message: message.into(),
+            detail: None,
+        });
+    }
+
+    fn bad_with_detail(&mut self, path: String, message: String, detail: String) {
+        self.problems.push(Problem {
+            path,
+            message,
+            detail: Some(detail),
         });
     }
 }
@@ -499,23 +512,54 @@ fn resolve_bridge(
         MAC_TABLE_SIZE_RANGE,
         "",
     );
-    match b.fail_mode.as_deref() {
-        None | Some("standalone") => {}
-        Some("secure") => c.bad(
-            format!("{path}.fail_mode"),
-            "fail_mode \"secure\" is not supported by this rvsd yet (it has no OpenFlow controller; every bridge switches by MAC learning, as fail_mode \"standalone\")",
-        ),
-        Some(other) => c.bad(
-            format!("{path}.fail_mode"),
-            format!("unknown fail_mode '{}' (expected standalone or secure)", other.escape_debug()),
-        ),
-    }
-    if b.controller.is_some() {
-        c.bad(
-            format!("{path}.controller"),
-            "controller is not supported by this rvsd yet (it has no OpenFlow); remove the key",
-        );
-    }
+    let fail_mode = match b.fail_mode.as_deref() {
+        None => None,
+        Some("standalone") => Some(FailMode::Standalone),
+        Some("secure") => Some(FailMode::Secure),
+        Some(other) => {
+            c.bad(
+                format!("{path}.fail_mode"),
+                format!(
+                    "unknown fail_mode '{}' (expected standalone or secure)",
+                    other.escape_debug()
+                ),
+            );
+            None
+        }
+    };
+    let controllers = b.controller.as_ref().map(|t| {
+        let (list, indexed) = match t {
+            Targets::One(s) => (std::slice::from_ref(s), false),
+            Targets::Many(v) => (v.as_slice(), true),
+        };
+        for (k, target) in list.iter().enumerate() {
+            let key = if indexed {
+                format!("{path}.controller[{k}]")
+            } else {
+                format!("{path}.controller")
+            };
+            if let Err(e) = check_controller_target(target) {
+                c.bad(key, e);
+            }
+        }
+        list.to_vec()
+    });
+    let flows = b.flows.as_ref().map(|flows| {
+        for (k, text) in flows.iter().enumerate() {
+            if let Err(e) = rvs_ofctl::parse_flow(text, FlowModCommand::Add, false) {
+                let rendered = e.render(text);
+                let detail = rendered
+                    .split_once('\n')
+                    .map_or_else(String::new, |(_, rest)| rest.to_string());
+                c.bad_with_detail(
+                    format!("{path}.flows[{k}]"),
+                    format!("bridge '{}': {}", b.name, e.message),
+                    detail,
+                );
+            }
+        }
+        flows.clone()
+    });
     match b.datapath_threads {
         None | Some(1) => {}
         Some(n) if n < 1 => c.bad(
@@ -537,7 +581,56 @@ fn resolve_bridge(
         mac_aging_secs,
         mac_table_size,
         vlans,
+        controllers,
+        fail_mode,
+        flows,
     })
+}
+
+/// An OpenFlow controller target: `tcp:IP:PORT` (connect to a controller) or
+/// `ptcp:PORT[:IP]` (listen for controllers); a port is 1-65535.
+pub fn check_controller_target(target: &str) -> Result<(), String> {
+    let bad = |why: &str| {
+        format!(
+            "invalid controller target '{}': {why} (expected tcp:IP:PORT or ptcp:PORT[:IP])",
+            target.escape_debug()
+        )
+    };
+    let port = |p: &str| -> Result<(), String> {
+        match p.parse::<u16>() {
+            Ok(n) if n > 0 && !p.starts_with('+') => Ok(()),
+            _ => Err(bad(&format!(
+                "'{}' is not a port 1-65535",
+                p.escape_debug()
+            ))),
+        }
+    };
+    let ip = |a: &str| -> Result<(), String> {
+        let a = a
+            .strip_prefix('[')
+            .and_then(|x| x.strip_suffix(']'))
+            .unwrap_or(a);
+        a.parse::<IpAddr>()
+            .map(|_| ())
+            .map_err(|_| bad(&format!("'{}' is not an IP address", a.escape_debug())))
+    };
+    if let Some(rest) = target.strip_prefix("tcp:") {
+        let Some((addr, p)) = rest.rsplit_once(':') else {
+            return Err(bad("no port"));
+        };
+        ip(addr)?;
+        port(p)
+    } else if let Some(rest) = target.strip_prefix("ptcp:") {
+        match rest.split_once(':') {
+            None => port(rest),
+            Some((p, addr)) => {
+                port(p)?;
+                ip(addr)
+            }
+        }
+    } else {
+        Err(bad("unknown kind"))
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -466,3 +466,192 @@ addresses = ["10.71.0.2/24"]
     assert_nothing_left(&ctl, &t.prefix);
     assert!(LabState::read(rvsd.run_dir(), &name).unwrap().is_none());
 }
+
+/// Two hosts on one bridge; `bridge_keys` are added to the bridge's table.
+fn two_hosts(name: &str, bridge_keys: &str) -> Topology {
+    topology(&format!(
+        "name = \"{name}\"\n\n[[bridges]]\nname = \"br0\"\n{bridge_keys}\n\n\
+         [[hosts]]\nname = \"h1\"\n[[hosts.interfaces]]\nbridge = \"br0\"\naddresses = [\"10.72.0.1/24\", \"fd00:72::1/64\"]\n\n\
+         [[hosts]]\nname = \"h2\"\n[[hosts.interfaces]]\nbridge = \"br0\"\naddresses = [\"10.72.0.2/24\", \"fd00:72::2/64\"]\n"
+    ))
+}
+
+/// The flows of `bridge` as `rvs dump-flows` prints them, without the counters.
+fn flow_lines(rvsd: &RvsdProcess, bridge: &str) -> Vec<String> {
+    let text = rvsd.rvs_ok(&["dump-flows", bridge]).expect("dump-flows");
+    let mut lines: Vec<String> = text
+        .lines()
+        .map(|l| {
+            l.split(", ")
+                .filter(|f| {
+                    !["duration=", "n_packets=", "n_bytes="]
+                        .iter()
+                        .any(|c| f.trim_start().starts_with(c))
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+const ICMP_ARP: &str =
+    "flows = [\"priority=100,icmp,actions=NORMAL\", \"priority=100,arp,actions=NORMAL\"]";
+
+#[test]
+fn flows_replace_the_table_and_a_second_up_keeps_it() {
+    let rvsd = setup();
+    let ctl = Control::new(rvsd.run_dir());
+    let t = two_hosts(&lab_name("f"), ICMP_ARP);
+    let br = format!("{}br0", t.prefix);
+    let _guard = DownOnDrop(t.name.clone(), ctl.clone());
+    runtime::up(&t, &ctl, &UpOptions::default(), &mut Quiet).expect("up");
+    let flows = flow_lines(&rvsd, &br);
+    assert_eq!(flows.len(), 2, "the default NORMAL flow is gone: {flows:?}");
+    assert!(
+        flows.iter().any(|f| f.contains("priority=100,icmp")),
+        "{flows:?}"
+    );
+    assert!(
+        flows.iter().any(|f| f.contains("priority=100,arp")),
+        "{flows:?}"
+    );
+    let netns = |h: &str| format!("{}{h}", t.prefix);
+    assert!(
+        rvs_lab::ping::probe(&netns("h1"), "10.72.0.2"),
+        "ICMP is allowed"
+    );
+    // IPv6 (neighbour discovery, ICMPv6) matches no flow: dropped.
+    assert!(
+        !rvs_lab::ping::probe(&netns("h1"), "fd00:72::2"),
+        "IPv6 must be dropped by the flow table"
+    );
+    let counted = rvsd.rvs_ok(&["dump-flows", &br]).expect("dump-flows");
+    assert!(
+        counted
+            .lines()
+            .any(|l| l.contains("icmp") && !l.contains("n_packets=0,")),
+        "the ICMP flow counted the pings: {counted}"
+    );
+
+    // The same file again: nothing changes, counters included (the table is not rewritten).
+    let second = runtime::up(&t, &ctl, &UpOptions::default(), &mut Quiet).expect("up again");
+    assert_eq!(
+        (second.created, second.changed, second.present),
+        (0, 0, second.steps),
+        "the second up finds the flows in place"
+    );
+    assert_eq!(
+        rvsd.rvs_ok(&["dump-flows", &br])
+            .expect("dump-flows")
+            .lines()
+            .filter(|l| l.contains("icmp") && l.contains("n_packets=0,"))
+            .count(),
+        0,
+        "the counters survive a second up"
+    );
+
+    // A flow added behind the lab's back is removed by the next up.
+    rvsd.rvs_ok(&["add-flow", &br, "priority=50,ipv6,actions=NORMAL"])
+        .expect("add-flow");
+    let third = runtime::up(&t, &ctl, &UpOptions::default(), &mut Quiet).expect("up a third time");
+    assert_eq!((third.created, third.changed), (0, 1));
+    assert_eq!(flow_lines(&rvsd, &br), flows);
+
+    runtime::down(&t.name, &ctl, &mut Quiet).expect("down");
+    assert_nothing_left(&ctl, &t.prefix);
+}
+
+#[test]
+fn secure_with_no_flows_drops_everything() {
+    let rvsd = setup();
+    let ctl = Control::new(rvsd.run_dir());
+    let t = two_hosts(&lab_name("s"), "fail_mode = \"secure\"\nflows = []");
+    let br = format!("{}br0", t.prefix);
+    let lab = RunningLab::up(t.clone(), ctl.clone()).expect("up");
+    let show = rvsd.rvs_ok(&["get-fail-mode", &br]).expect("get-fail-mode");
+    assert_eq!(show.trim(), "secure");
+    assert_eq!(flow_lines(&rvsd, &br), Vec::<String>::new());
+    assert!(
+        !lab.ping("h1", "10.72.0.2"),
+        "an empty secure table drops the ping"
+    );
+    let state = LabState::read(rvsd.run_dir(), &t.name).unwrap().unwrap();
+    let status = runtime::status_of(&state, &ctl);
+    assert_eq!(
+        (status.bridges[0].fail_mode, status.bridges[0].n_flows),
+        (Some(rvs_api::FailMode::Secure), Some(0))
+    );
+    let again = runtime::up(&t, &ctl, &UpOptions::default(), &mut Quiet).expect("up again");
+    assert_eq!((again.created, again.changed), (0, 0));
+    lab.down().expect("down");
+    assert_nothing_left(&ctl, &t.prefix);
+}
+
+#[test]
+fn controller_targets_are_set_and_a_refused_flow_table_is_rolled_back() {
+    let rvsd = setup();
+    let ctl = Control::new(rvsd.run_dir());
+    let name = lab_name("c");
+    // A passive target on 127.0.0.1: nothing connects, nothing leaves the machine.
+    let port = 20000 + (std::process::id() % 20000);
+    let t = two_hosts(&name, &format!("controller = \"ptcp:{port}:127.0.0.1\""));
+    let br = format!("{}br0", t.prefix);
+    let lab = RunningLab::up(t.clone(), ctl.clone()).expect("up");
+    let targets = rvsd
+        .rvs_ok(&["get-controller", &br])
+        .expect("get-controller");
+    assert_eq!(targets.trim(), format!("ptcp:{port}:127.0.0.1"));
+    let default_flows = flow_lines(&rvsd, &br);
+    assert_eq!(default_flows.len(), 1, "{default_flows:?}");
+    assert!(lab.ping("h1", "10.72.0.2"));
+
+    // The same lab with a flow rvsd refuses (no group 99) and no controller: the flows
+    // step fails, the controller and the old flows come back.
+    let bad = two_hosts(
+        &name,
+        "controller = []\nflows = [\"priority=100,icmp,actions=NORMAL\", \"priority=5,actions=group:99\"]",
+    );
+    let err = runtime::up(&bad, &ctl, &UpOptions::default(), &mut Quiet)
+        .expect_err("rvsd refuses the group");
+    let failure = err.downcast_ref::<UpFailure>().expect("an UpFailure");
+    let text = format!("{failure}");
+    assert!(text.contains("group:99"), "{text}");
+    assert_eq!(failure.undone, 2, "controllers and flows: {failure}");
+    assert!(failure.rollback_errors.is_empty(), "{failure}");
+    assert_eq!(flow_lines(&rvsd, &br), default_flows);
+    let targets = rvsd
+        .rvs_ok(&["get-controller", &br])
+        .expect("get-controller");
+    assert_eq!(targets.trim(), format!("ptcp:{port}:127.0.0.1"));
+    assert!(lab.ping("h1", "10.72.0.2"));
+    lab.down().expect("down");
+    assert_nothing_left(&ctl, &t.prefix);
+}
+
+#[test]
+fn openflow_policy_example_pings() {
+    let rvsd = setup();
+    let ctl = Control::new(rvsd.run_dir());
+    let t = topology(&renamed(
+        &example_text("openflow-policy.toml"),
+        &lab_name("o"),
+    ));
+    let br = format!("{}br0", t.prefix);
+    let lab = RunningLab::up(t.clone(), ctl.clone()).expect("up");
+    let ports = rvsd.rvs_ok(&["of-show", &br]).expect("of-show");
+    assert!(
+        ports.contains(&format!("3({}h3-0)", t.prefix)),
+        "h3 is OpenFlow port 3, as the example's flows assume: {ports}"
+    );
+    assert_eq!(flow_lines(&rvsd, &br).len(), 5);
+    let m = lab.ping_matrix().expect("ping matrix");
+    assert!(
+        m.probes.iter().all(|p| p.reached),
+        "{}",
+        m.render_text(false)
+    );
+    lab.down().expect("down");
+    assert_nothing_left(&ctl, &t.prefix);
+}

@@ -262,26 +262,132 @@ fn names_that_do_not_fit() {
 }
 
 #[test]
-fn unsupported_by_rvsd_is_said_so() {
+fn openflow_keys_resolve() {
+    let t = Topology::parse(
+        &with(
+            "name = \"br1\"",
+            "name = \"br1\"\ncontroller = [\"tcp:127.0.0.1:6653\", \"ptcp:6654:127.0.0.1\"]\nfail_mode = \"secure\"\nflows = [\"priority=100,icmp,actions=NORMAL\", \"priority=100,arp,actions=NORMAL\"]",
+        ),
+        "x",
+    )
+    .expect("valid OpenFlow keys");
+    let b = t.bridge("br1").unwrap();
+    assert_eq!(
+        b.controllers.as_deref(),
+        Some(
+            &[
+                "tcp:127.0.0.1:6653".to_string(),
+                "ptcp:6654:127.0.0.1".to_string()
+            ][..]
+        )
+    );
+    assert_eq!(b.fail_mode, Some(rvs_api::FailMode::Secure));
+    assert_eq!(b.flows.as_ref().map(Vec::len), Some(2));
+    // Not given: left as they are in rvsd.
+    let b0 = t.bridge("br0").unwrap();
+    assert_eq!(
+        (&b0.controllers, b0.fail_mode, &b0.flows),
+        (&None, None, &None)
+    );
+    // One target as a plain string; an empty list means no controller; `flows = []` is
+    // an empty table.
+    let t = Topology::parse(
+        &with(
+            "name = \"br1\"",
+            "name = \"br1\"\ncontroller = \"ptcp:6653\"\nfail_mode = \"standalone\"\nflows = []",
+        ),
+        "x",
+    )
+    .expect("valid");
+    let b = t.bridge("br1").unwrap();
+    assert_eq!(b.controllers, Some(vec!["ptcp:6653".to_string()]));
+    assert_eq!(b.fail_mode, Some(rvs_api::FailMode::Standalone));
+    assert_eq!(b.flows, Some(vec![]));
+    let t = Topology::parse(
+        &with("name = \"br1\"", "name = \"br1\"\ncontroller = []"),
+        "x",
+    )
+    .expect("valid");
+    assert_eq!(t.bridge("br1").unwrap().controllers, Some(vec![]));
+}
+
+#[test]
+fn bad_controller_targets_are_located() {
     let e = err(&with(
         "name = \"br1\"",
-        "name = \"br1\"\ncontroller = \"tcp:127.0.0.1:6653\"",
+        "name = \"br1\"\ncontroller = \"tcp:127.0.0.1\"",
     ));
     assert_eq!(
         e,
-        "lab.toml:9: key `bridges[1].controller`: controller is not supported by this rvsd yet (it has no OpenFlow); remove the key"
+        "lab.toml:9: key `bridges[1].controller`: invalid controller target 'tcp:127.0.0.1': no port (expected tcp:IP:PORT or ptcp:PORT[:IP])"
     );
     let e = err(&with(
         "name = \"br1\"",
-        "name = \"br1\"\nfail_mode = \"secure\"",
+        "name = \"br1\"\ncontroller = [\n  \"ptcp:6653\",\n  \"udp:1.2.3.4:5\",\n]",
     ));
-    assert!(e.starts_with("lab.toml:9: key `bridges[1].fail_mode`: fail_mode \"secure\" is not supported by this rvsd yet"), "{e}");
+    assert_eq!(
+        e,
+        "lab.toml:11: key `bridges[1].controller[1]`: invalid controller target 'udp:1.2.3.4:5': unknown kind (expected tcp:IP:PORT or ptcp:PORT[:IP])"
+    );
+    let e = err(&with(
+        "name = \"br1\"",
+        "name = \"br1\"\ncontroller = \"ptcp:0\"",
+    ));
+    assert!(e.contains("'0' is not a port 1-65535"), "{e}");
+    let e = err(&with(
+        "name = \"br1\"",
+        "name = \"br1\"\ncontroller = \"tcp:10.0.0.300:6653\"",
+    ));
+    assert!(e.contains("'10.0.0.300' is not an IP address"), "{e}");
+    let e = err(&with("name = \"br1\"", "name = \"br1\"\ncontroller = 5"));
+    assert!(
+        e.starts_with("lab.toml:9: key `bridges[1].controller`: "),
+        "{e}"
+    );
+    let e = err(&with(
+        "name = \"br1\"",
+        "name = \"br1\"\nfail_mode = \"open\"",
+    ));
+    assert_eq!(
+        e,
+        "lab.toml:9: key `bridges[1].fail_mode`: unknown fail_mode 'open' (expected standalone or secure)"
+    );
+}
+
+#[test]
+fn bad_flows_are_located_with_a_caret() {
+    let e = err(&with(
+        "name = \"br1\"",
+        "name = \"br1\"\nflows = [\n  \"priority=100,icmp,actions=NORMAL\",\n  \"priority=10,nw_sr=1.2.3.4,actions=drop\",\n]",
+    ));
+    assert_eq!(
+        e,
+        "lab.toml:11: key `bridges[1].flows[1]`: bridge 'br1': unknown field 'nw_sr'\n  priority=10,nw_sr=1.2.3.4,actions=drop\n              ^^^^^",
+    );
+    let e = err(&with(
+        "name = \"br1\"",
+        "name = \"br1\"\nflows = [\"priority=100,icmp,actions=output:x\"]",
+    ));
+    assert!(
+        e.starts_with("lab.toml:9: key `bridges[1].flows[0]`: bridge 'br1': "),
+        "{e}"
+    );
+    assert!(
+        e.contains("\n  priority=100,icmp,actions=output:x\n"),
+        "{e}"
+    );
+    assert!(e.ends_with('^'), "{e}");
+    let e = err(&with("name = \"br1\"", "name = \"br1\"\nflows = \"x\""));
+    assert!(e.starts_with("lab.toml:9: key `bridges[1].flows`: "), "{e}");
+}
+
+#[test]
+fn more_datapath_threads_are_refused() {
     let e = err(&with(
         "name = \"br1\"",
         "name = \"br1\"\ndatapath_threads = 4",
     ));
     assert!(e.starts_with("lab.toml:9: key `bridges[1].datapath_threads`: datapath_threads 4 is not supported by this rvsd yet"), "{e}");
-    // What rvsd does today is accepted.
     Topology::parse(
         &with(
             "name = \"br1\"",
@@ -289,7 +395,7 @@ fn unsupported_by_rvsd_is_said_so() {
         ),
         "x",
     )
-    .expect("standalone with one thread is what rvsd does");
+    .expect("one thread is what rvsd does");
 }
 
 #[test]
@@ -341,6 +447,7 @@ fn examples_parse() {
         ("quickstart.toml", "quickstart", 4),
         ("vlans-and-trunks.toml", "vlans", 7),
         ("taps-and-veths.toml", "mixed", 4),
+        ("openflow-policy.toml", "ofpolicy", 3),
     ] {
         let t = Topology::load(&example(file)).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(t.name, lab);

@@ -129,18 +129,24 @@ fn failure(e: anyhow::Error) -> Failure {
     } else {
         crate::EXIT_REFUSED
     };
-    // These two say everything themselves; the others get their context chain.
+    // These two say everything themselves; the others get their context chain. One
+    // line, except the detail of a topology error (a flow with a caret under the fault).
     let message = if let Some(t) = e.downcast_ref::<TopologyError>() {
-        t.to_string()
+        let line = TopologyError {
+            detail: None,
+            ..t.clone()
+        }
+        .to_string();
+        match &t.detail {
+            Some(detail) => format!("{}\n{detail}", line.replace(['\n', '\r'], " ")),
+            None => line.replace(['\n', '\r'], " "),
+        }
     } else if let Some(f) = e.downcast_ref::<runtime::UpFailure>() {
-        f.to_string()
+        f.to_string().replace(['\n', '\r'], " ")
     } else {
-        format!("{e:#}")
+        format!("{e:#}").replace(['\n', '\r'], " ")
     };
-    Failure::Lab {
-        code,
-        message: message.replace(['\n', '\r'], " "),
-    }
+    Failure::Lab { code, message }
 }
 
 fn progress(quiet: bool) -> Box<dyn Progress> {
@@ -331,8 +337,15 @@ fn status(ctl: &Control, format: OutputFormat, a: &LabStatusArgs) -> anyhow::Res
             let _ = writeln!(out, "  rvsd: {e}");
         }
         for b in &l.bridges {
+            let mut openflow = String::new();
+            if let (Some(mode), Some(flows)) = (b.fail_mode, b.n_flows) {
+                openflow = format!(", fail mode {mode}, {flows} flows");
+                if !b.controllers.is_empty() {
+                    openflow.push_str(&format!(", controllers {}", b.controllers.join(" ")));
+                }
+            }
             let state = match b.present {
-                Some(true) => format!("{}/{} ports up", b.ports_up, b.ports),
+                Some(true) => format!("{}/{} ports up{openflow}", b.ports_up, b.ports),
                 Some(false) => "missing in rvsd".to_string(),
                 None => "unknown".to_string(),
             };

@@ -130,6 +130,22 @@ fn bad_topology_is_a_usage_error_and_creates_nothing() {
     assert_eq!(text(&out.stdout), "");
     assert!(!run.join("rvsd.sock").exists(), "no rvsd was started");
     assert_eq!(leftovers(&format!("{name}-")), Vec::<String>::new());
+    // A flow that does not parse: the message line, then the flow with a caret.
+    std::fs::write(
+        &bad,
+        format!("name = \"{name}\"\n[[bridges]]\nname = \"br0\"\nflows = [\"priority=10,nw_sr=1.2.3.4,actions=drop\"]\n"),
+    )
+    .unwrap();
+    let out = rvs(&run, &["lab", "up", bad.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "rvs: {}:4: key `bridges[0].flows[0]`: bridge 'br0': unknown field 'nw_sr'\n  priority=10,nw_sr=1.2.3.4,actions=drop\n              ^^^^^\n",
+            bad.display()
+        )
+    );
+    assert!(!run.join("rvsd.sock").exists(), "no rvsd was started");
     // A missing file, and `down` of a file that does not parse, are usage errors too.
     let out = rvs(&run, &["lab", "down", "/nonexistent/x.toml"], &[]);
     assert_eq!(out.status.code(), Some(2));
