@@ -91,10 +91,18 @@ pub fn execute(cli: &Cli) -> Result<String, Failure> {
         return lab::execute(&cli.run_dir, cli.format, cli.timeout, args);
     }
     if let Some(plan) = openflow::plan(&cli.command).map_err(Failure::Usage)? {
-        return match client::request(&cli.run_dir, cli.timeout, plan.request.clone())? {
-            Reply::Ok(response) => openflow::render(&cli.command, &plan, &response, cli.format),
-            Reply::Error(e) => Err(Failure::Refused(e)),
-        };
+        // Large `add-flows` files go in several requests (each under rvsd's request size
+        // limit, each ending with the barrier), in order; the first error stops the rest.
+        let mut out = String::new();
+        for part in openflow::split_plan(&plan) {
+            match client::request(&cli.run_dir, cli.timeout, part.request.clone())? {
+                Reply::Ok(response) => {
+                    out += &openflow::render(&cli.command, &part, &response, cli.format)?
+                }
+                Reply::Error(e) => return Err(Failure::Refused(e)),
+            }
+        }
+        return Ok(out);
     }
     let request = cli::to_request(&cli.command).map_err(Failure::Usage)?;
     if cli.command == Command::Version {

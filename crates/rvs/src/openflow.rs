@@ -88,6 +88,50 @@ fn with_barrier(bridge: &str, mods: Vec<(Message, String)>) -> Result<Plan, Stri
     })
 }
 
+/// Hex characters of OpenFlow messages per request: rvsd refuses request lines over 1 MiB.
+const MAX_REQUEST_HEX: usize = 768 * 1024;
+
+/// A plan whose messages would make too long a request, as several plans that each send a
+/// run of the mods followed by the barrier (xids, and so error origins, unchanged).
+pub fn split_plan(plan: &Plan) -> Vec<Plan> {
+    let Request::OpenFlow { bridge, messages } = &plan.request else {
+        return vec![plan.clone()];
+    };
+    let total: usize = messages.iter().map(|m| m.0.len() * 2).sum();
+    let is_barrier_last = plan.origins.last().is_some_and(|o| o == "barrier");
+    let (Some((barrier, mods)), true) = (messages.split_last(), is_barrier_last) else {
+        return vec![plan.clone()];
+    };
+    if total <= MAX_REQUEST_HEX {
+        return vec![plan.clone()];
+    }
+    let mut parts = Vec::new();
+    let mut run: Vec<HexBytes> = Vec::new();
+    let mut size = barrier.0.len() * 2;
+    for m in mods {
+        let len = m.0.len() * 2;
+        if !run.is_empty() && size + len > MAX_REQUEST_HEX {
+            run.push(barrier.clone());
+            parts.push(std::mem::take(&mut run));
+            size = barrier.0.len() * 2;
+        }
+        size += len;
+        run.push(m.clone());
+    }
+    run.push(barrier.clone());
+    parts.push(run);
+    parts
+        .into_iter()
+        .map(|messages| Plan {
+            request: Request::OpenFlow {
+                bridge: bridge.clone(),
+                messages,
+            },
+            origins: plan.origins.clone(),
+        })
+        .collect()
+}
+
 fn multipart(bridge: &str, body: MultipartRequestBody, what: &str) -> Result<Plan, String> {
     let msg = Message::MultipartRequest(MultipartRequest::new(body));
     Ok(Plan {
@@ -999,6 +1043,45 @@ mod tests {
             msgs[0].1,
             flow("priority=5,ip", FlowModCommand::DeleteStrict, false)
         );
+    }
+
+    #[test]
+    fn large_flow_files_are_split_under_the_request_limit() {
+        let text: String = (0..20_000)
+            .map(|i| {
+                format!(
+                    "priority={},ip,nw_src=10.0.{}.{},actions=drop\n",
+                    i % 100 + 1,
+                    (i >> 8) & 255,
+                    i & 255
+                )
+            })
+            .collect();
+        let mods = flows_from_text("f", &text).expect("parse");
+        let plan = with_barrier("br0", mods).expect("plan");
+        let parts = split_plan(&plan);
+        assert!(parts.len() > 1, "{} parts", parts.len());
+        let mut xids = Vec::new();
+        for p in &parts {
+            let (_, sent) = sent(p);
+            let json = serde_json::to_string(&p.request).expect("json");
+            assert!(json.len() < 1 << 20, "request of {} bytes", json.len());
+            assert!(matches!(sent.last(), Some((_, Message::BarrierRequest))));
+            xids.extend(
+                sent.iter()
+                    .filter(|(_, m)| !matches!(m, Message::BarrierRequest))
+                    .map(|(x, _)| *x),
+            );
+        }
+        assert_eq!(
+            xids,
+            (1..=20_000).collect::<Vec<u32>>(),
+            "every mod once, in order"
+        );
+        // Small plans are left alone.
+        let small = with_barrier("br0", flows_from_text("f", "actions=drop").expect("parse"))
+            .expect("plan");
+        assert_eq!(split_plan(&small), vec![small.clone()]);
     }
 
     #[test]
