@@ -211,6 +211,29 @@ fn ovs_ofctl_drives_forwarding_icmp_only_steering_groups_and_meters() {
         1
     );
     assert!(marked_during(&s2, "eo-web", Duration::from_millis(200)).is_empty());
+    // mod-flows changes the actions in place (counters kept): now to port 2.
+    ofctl(port, &["mod-flows", "tcp,tp_dst=80,actions=output:2"]);
+    send.send(&l4_frame(
+        (&r.h[0], ip(1)),
+        (&r.h[1], ip(2)),
+        6,
+        40001,
+        80,
+        "eo-web2",
+    ))
+    .expect("send");
+    assert_eq!(
+        marked_during(&s2, "eo-web2", Duration::from_millis(500)).len(),
+        1
+    );
+    assert!(marked_during(&s3, "eo-web2", Duration::from_millis(200)).is_empty());
+    let dump = ofctl(port, &["dump-flows", "tcp"]);
+    assert!(dump.contains("tp_dst=80 actions=output:2"), "{dump}");
+    assert_eq!(
+        n_packets(&dump, "tp_dst=80"),
+        2,
+        "counters kept across modify"
+    );
 
     // A select group spreads UDP flows over ports 2 and 3, each flow on one port.
     ofctl(
