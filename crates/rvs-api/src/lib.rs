@@ -397,6 +397,10 @@ pub struct BridgeInfo {
     pub mac_aging_secs: u32,
     pub mac_table_size: u32,
     pub ports: Vec<PortInfo>,
+    /// The datapath thread that serves the bridge and receives on all its ports
+    /// (`rvsd --dp-threads`). Absent from older daemons.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datapath_thread: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

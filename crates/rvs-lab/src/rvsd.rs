@@ -52,6 +52,8 @@ pub struct RvsdProcess {
     netns: Option<String>,
     child: Option<Child>,
     starts: u32,
+    /// More rvsd options (every start).
+    extra_args: Vec<String>,
 }
 
 impl RvsdProcess {
@@ -63,7 +65,17 @@ impl RvsdProcess {
     /// [`workspace_bin`]). If the daemon exits early or does not become
     /// ready in time, the error includes its log.
     pub fn start(rvsd: impl AsRef<Path>, rvs: impl AsRef<Path>) -> Result<RvsdProcess> {
-        Self::start_impl(None, rvsd.as_ref(), rvs.as_ref())
+        Self::start_impl(None, rvsd.as_ref(), rvs.as_ref(), &[])
+    }
+
+    /// Like [`RvsdProcess::start`], with more rvsd options (e.g. `--dp-threads 2`), used
+    /// again by every restart.
+    pub fn start_with_args(
+        rvsd: impl AsRef<Path>,
+        rvs: impl AsRef<Path>,
+        args: &[&str],
+    ) -> Result<RvsdProcess> {
+        Self::start_impl(None, rvsd.as_ref(), rvs.as_ref(), args)
     }
 
     /// Like [`RvsdProcess::start`], with the daemon running inside `ns`
@@ -74,10 +86,20 @@ impl RvsdProcess {
         rvsd: impl AsRef<Path>,
         rvs: impl AsRef<Path>,
     ) -> Result<RvsdProcess> {
-        Self::start_impl(Some(ns.name().to_string()), rvsd.as_ref(), rvs.as_ref())
+        Self::start_impl(
+            Some(ns.name().to_string()),
+            rvsd.as_ref(),
+            rvs.as_ref(),
+            &[],
+        )
     }
 
-    fn start_impl(netns: Option<String>, rvsd: &Path, rvs: &Path) -> Result<RvsdProcess> {
+    fn start_impl(
+        netns: Option<String>,
+        rvsd: &Path,
+        rvs: &Path,
+        args: &[&str],
+    ) -> Result<RvsdProcess> {
         for bin in [rvsd, rvs] {
             if !bin.is_file() {
                 bail!("{} does not exist; run `cargo build` first", bin.display());
@@ -99,6 +121,7 @@ impl RvsdProcess {
             netns,
             child: None,
             starts: 0,
+            extra_args: args.iter().map(|a| a.to_string()).collect(),
         };
         daemon.spawn_and_wait()?;
         Ok(daemon)
@@ -134,6 +157,7 @@ impl RvsdProcess {
         argv.push(self.run_dir.clone().into());
         argv.push("--db".into());
         argv.push(self.db_path.clone().into());
+        argv.extend(self.extra_args.iter().map(OsString::from));
         let shown: Vec<String> = argv
             .iter()
             .map(|a| a.to_string_lossy().into_owned())

@@ -90,11 +90,17 @@ pub fn show(bridges: &[BridgeInfo]) -> String {
     let mut out = String::new();
     for b in bridges {
         let _ = writeln!(out, "Bridge {}", b.name);
-        let _ = writeln!(
+        let _ = write!(
             out,
             "    mac_aging: {}s  mac_table_size: {}",
             b.mac_aging_secs, b.mac_table_size
         );
+        match b.datapath_thread {
+            Some(t) => {
+                let _ = writeln!(out, "  datapath thread: dp{t}");
+            }
+            None => out.push('\n'),
+        }
         for p in &b.ports {
             // Print the mode the daemon reports as effective.
             let vlan = VlanSpec {
@@ -299,6 +305,7 @@ mod tests {
     fn sample_show() -> Vec<BridgeInfo> {
         vec![
             BridgeInfo {
+                datapath_thread: None,
                 name: "br0".into(),
                 mac_aging_secs: 300,
                 mac_table_size: 8192,
@@ -345,6 +352,7 @@ mod tests {
                 ],
             },
             BridgeInfo {
+                datapath_thread: None,
                 name: "br1".into(),
                 mac_aging_secs: 60,
                 mac_table_size: 16,

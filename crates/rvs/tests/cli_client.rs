@@ -221,6 +221,7 @@ fn ok(r: Response) -> Answer {
 
 fn sample_show() -> Vec<BridgeInfo> {
     vec![BridgeInfo {
+        datapath_thread: None,
         name: "br0".into(),
         mac_aging_secs: 300,
         mac_table_size: 8192,

@@ -30,6 +30,11 @@ struct Args {
     /// traffic flows).
     #[arg(long, value_name = "USECS", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     busy_poll_us: u32,
+    /// Datapath threads (default: one per CPU the process may run on). Each bridge, with all
+    /// its ports, is served by one thread (the one with the fewest bridges when it is
+    /// created); `rvs show` tells which. Bridges on different threads forward in parallel.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    dp_threads: Option<u32>,
 }
 
 fn main() {
@@ -60,5 +65,9 @@ fn run(args: Args) -> Result<()> {
         args.run_dir,
         args.db,
         std::time::Duration::from_micros(u64::from(args.busy_poll_us)),
+        args.dp_threads.map_or_else(
+            || std::thread::available_parallelism().map_or(1, |n| n.get().min(64)),
+            |n| n as usize,
+        ),
     ))
 }

@@ -76,14 +76,25 @@ fn bind_socket(dir: &Path) -> Result<(UnixListener, PathBuf)> {
     Ok((listener, path))
 }
 
-pub async fn serve(run_dir: PathBuf, db: PathBuf, busy_poll: Duration) -> Result<()> {
+pub async fn serve(
+    run_dir: PathBuf,
+    db: PathBuf,
+    busy_poll: Duration,
+    dp_threads: usize,
+) -> Result<()> {
     let lock = lock_run_dir(&run_dir)?;
     let config = Config::load(&db)?;
-    let worker = rvs_datapath::worker::WorkerHandle::spawn_with("rvs-dp0", busy_poll)
-        .context("cannot start the datapath thread")?;
+    let mut workers = Vec::with_capacity(dp_threads);
+    for t in 0..dp_threads.max(1) {
+        workers.push(
+            rvs_datapath::worker::WorkerHandle::spawn_with(&format!("rvs-dp{t}"), busy_poll)
+                .context("cannot start a datapath thread")?,
+        );
+    }
     let n_bridges = config.bridges.len();
+    tracing::info!(threads = workers.len(), "datapath threads started");
     let (of_tx, mut of_rx) = tokio::sync::mpsc::channel::<OfInput>(OF_QUEUE);
-    let state = tokio::task::spawn_blocking(move || State::new(config, db, worker, of_tx)).await?;
+    let state = tokio::task::spawn_blocking(move || State::new(config, db, workers, of_tx)).await?;
     let state = Arc::new(Mutex::new(Some(state)));
     let (listener, sock_path) = bind_socket(&run_dir)?;
     tracing::info!(socket = %sock_path.display(), bridges = n_bridges, "rvsd ready");

@@ -45,13 +45,18 @@ struct PortRun {
     netns: Option<String>,
     /// How the port runs, shown after `up` (afxdp: mode and queues).
     detail: Option<String>,
+    /// The datapath thread that has the port (when `id` is set): `id` is that thread's.
+    thread: usize,
 }
 
 pub struct State {
     config: Config,
     db: PathBuf,
-    worker: WorkerHandle,
+    /// Datapath threads; each bridge, with all its ports, lives on one of them.
+    workers: Vec<WorkerHandle>,
     bridge_ids: HashMap<String, BridgeId>,
+    /// The thread of each bridge (index into `workers`).
+    bridge_thread: HashMap<String, usize>,
     ports: HashMap<String, PortRun>,
     /// OpenFlow side of each bridge.
     of: HashMap<String, of::OfBridge>,
@@ -177,15 +182,17 @@ impl State {
     pub fn new(
         mut config: Config,
         db: PathBuf,
-        worker: WorkerHandle,
+        workers: Vec<WorkerHandle>,
         of_tx: tokio::sync::mpsc::Sender<OfInput>,
     ) -> State {
-        let sink_tx = of_tx.clone();
-        let _ = worker.call(move |w| {
-            w.datapath().set_packet_in_sink(Some(Box::new(move |ev| {
-                sink_tx.try_send(OfInput::PacketIn(ev)).is_ok()
-            })))
-        });
+        for (t, worker) in workers.iter().enumerate() {
+            let sink_tx = of_tx.clone();
+            let _ = worker.call(move |w| {
+                w.datapath().set_packet_in_sink(Some(Box::new(move |ev| {
+                    sink_tx.try_send(OfInput::PacketIn(t, ev)).is_ok()
+                })))
+            });
+        }
         // Databases from before OpenFlow numbers: give every port one, once.
         let mut numbered = false;
         for bc in config.bridges.values_mut() {
@@ -211,8 +218,9 @@ impl State {
         let mut st = State {
             config,
             db,
-            worker,
+            workers,
             bridge_ids: HashMap::new(),
+            bridge_thread: HashMap::new(),
             ports: HashMap::new(),
             of: HashMap::new(),
             of_tx,
@@ -243,12 +251,30 @@ impl State {
             bc.mac_aging_secs,
             name.to_string(),
         );
+        // The thread with the fewest bridges (the first on a tie).
+        let thread = (0..self.workers.len())
+            .min_by_key(|t| self.bridge_thread.values().filter(|x| *x == t).count())
+            .unwrap_or(0);
         let id = self
-            .worker
+            .workers
+            .get(thread)
+            .ok_or_else(worker_gone)?
             .call(move |w| w.datapath().add_bridge(&nm, n, a))
             .map_err(|_| worker_gone())?;
         self.bridge_ids.insert(name.to_string(), id);
+        self.bridge_thread.insert(name.to_string(), thread);
         Ok(())
+    }
+
+    /// The datapath thread of `bridge` (the first one for an unknown bridge: callers check
+    /// the bridge exists first).
+    fn worker_of(&self, bridge: &str) -> &WorkerHandle {
+        let t = self.bridge_thread.get(bridge).copied().unwrap_or(0);
+        self.workers.get(t).unwrap_or(&self.workers[0])
+    }
+
+    fn thread_of(&self, bridge: &str) -> usize {
+        self.bridge_thread.get(bridge).copied().unwrap_or(0)
     }
 
     /// Tries to attach a configured port that is not attached; records the outcome.
@@ -270,6 +296,7 @@ impl State {
                                 error: None,
                                 netns: netns.clone(),
                                 detail,
+                                thread: self.thread_of(bridge),
                             },
                         );
                         if pc.netns != netns && pc.kind == PortKind::Tap {
@@ -346,6 +373,7 @@ impl State {
                         error: None,
                         netns: None,
                         detail: None,
+                        thread: self.thread_of(bridge),
                     },
                 );
                 self.ports.insert(
@@ -355,13 +383,16 @@ impl State {
                         error: None,
                         netns: None,
                         detail: None,
+                        thread: self.thread_of(&peer_bridge),
                     },
                 );
                 tracing::info!(a = name, b = %peer, "patch ports connected");
                 true
             }
             Err(e) => {
-                let _ = self.worker.call(move |w| w.del_port(ida).is_some());
+                let _ = self
+                    .worker_of(bridge)
+                    .call(move |w| w.del_port(ida).is_some());
                 self.mark_down(name, e.message);
                 false
             }
@@ -370,8 +401,13 @@ impl State {
 
     /// Takes a port out of the datapath (closing it) if it is attached.
     fn detach(&mut self, name: &str) {
-        if let Some(id) = self.ports.get_mut(name).and_then(|r| r.id.take()) {
-            let _ = self.worker.call(move |w| w.del_port(id).is_some());
+        let Some(run) = self.ports.get_mut(name) else {
+            return;
+        };
+        if let Some(id) = run.id.take() {
+            if let Some(w) = self.workers.get(run.thread) {
+                let _ = w.call(move |w| w.del_port(id).is_some());
+            }
         }
     }
 
@@ -418,7 +454,7 @@ impl State {
             .get(bridge)
             .ok_or_else(|| no_bridge(bridge))?;
         let vlan = vlan.clone();
-        self.worker
+        self.worker_of(bridge)
             .call(move |w| w.add_port(bid, io, &vlan))
             .map_err(|_| worker_gone())?
             .map_err(|e| {
@@ -440,7 +476,13 @@ impl State {
     /// Collects ports the worker dropped and reattaches ports whose interface is back.
     pub fn retry_ports(&mut self) {
         self.refresh_locations();
-        if let Ok(failures) = self.worker.call(|w| w.take_failures()) {
+        let failures: Vec<_> = self
+            .workers
+            .iter()
+            .filter_map(|w| w.call(|w| w.take_failures()).ok())
+            .flatten()
+            .collect();
+        {
             for f in failures {
                 let why = match f.fault {
                     rvs_datapath::PortFault::InterfaceGone => {
@@ -533,7 +575,7 @@ impl State {
             Request::FdbShow { bridge } => self.fdb_show(bridge),
             Request::FdbFlush { bridge } => {
                 let bid = self.bridge_id(&bridge)?;
-                self.worker
+                self.worker_of(&bridge)
                     .call(move |w| w.datapath().fdb_flush(bid))
                     .map_err(|_| worker_gone())?;
                 Ok(Response::Done)
@@ -612,11 +654,13 @@ impl State {
         let removed = next.bridges.remove(&name).unwrap_or_default();
         self.commit(next)?;
         self.of_stop(&name, true);
-        if let Some(bid) = self.bridge_ids.remove(&name) {
+        if let Some(bid) = self.bridge_ids.get(&name).copied() {
             let mut ports = self
-                .worker
+                .worker_of(&name)
                 .call(move |w| w.del_bridge(bid))
                 .map_err(|_| worker_gone())?;
+            self.bridge_ids.remove(&name);
+            self.bridge_thread.remove(&name);
             for (pname, pc) in &removed.ports {
                 let io = ports
                     .iter()
@@ -652,7 +696,7 @@ impl State {
             settings.mac_table_size.map(|n| n as usize),
             settings.mac_aging_secs,
         );
-        self.worker
+        self.worker_of(&name)
             .call(move |w| w.datapath().set_bridge_params(bid, n, a))
             .map_err(|_| worker_gone())?;
         Ok(Response::Done)
@@ -765,6 +809,7 @@ impl State {
                         error: None,
                         netns,
                         detail,
+                        thread: self.thread_of(&bridge),
                     },
                 );
                 tracing::info!(bridge = %bridge, port = %name, %kind, vlan = %vlan.describe(), "port added");
@@ -842,7 +887,7 @@ impl State {
         }
         self.commit(next)?;
         if let Some(id) = self.ports.get(&name).and_then(|r| r.id) {
-            self.worker
+            self.worker_of(&bridge)
                 .call(move |w| w.datapath().set_port_vlan(id, &spec))
                 .map_err(|_| worker_gone())?;
         }
@@ -872,7 +917,9 @@ impl State {
         let run = self.ports.remove(&name).unwrap_or_default();
         let io = match run.id {
             Some(id) => self
-                .worker
+                .workers
+                .get(run.thread)
+                .ok_or_else(worker_gone)?
                 .call(move |w| w.del_port(id))
                 .map_err(|_| worker_gone())?,
             None => None,
@@ -886,19 +933,26 @@ impl State {
     /// Asks the datapath where each attached tap lives now (a tap's kernel side can be moved
     /// to another namespace at any time) and records it, also as the re-attach hint.
     fn refresh_locations(&mut self) {
-        let attached: Vec<(String, PortId)> = self
-            .ports
-            .iter()
-            .filter_map(|(n, r)| r.id.map(|id| (n.clone(), id)))
-            .collect();
-        let ids: Vec<PortId> = attached.iter().map(|(_, id)| *id).collect();
-        let Ok(locations) = self.worker.call(move |w| {
-            ids.iter()
-                .map(|&id| w.datapath().refresh_port(id))
-                .collect::<Vec<_>>()
-        }) else {
-            return;
-        };
+        let mut attached: Vec<(String, PortId)> = Vec::new();
+        let mut locations: Vec<Option<String>> = Vec::new();
+        for (t, worker) in self.workers.iter().enumerate() {
+            let mine: Vec<(String, PortId)> = self
+                .ports
+                .iter()
+                .filter(|(_, r)| r.thread == t)
+                .filter_map(|(n, r)| r.id.map(|id| (n.clone(), id)))
+                .collect();
+            let ids: Vec<PortId> = mine.iter().map(|(_, id)| *id).collect();
+            let Ok(found) = worker.call(move |w| {
+                ids.iter()
+                    .map(|&id| w.datapath().refresh_port(id))
+                    .collect::<Vec<_>>()
+            }) else {
+                continue;
+            };
+            attached.extend(mine);
+            locations.extend(found);
+        }
         for ((name, _), netns) in attached.into_iter().zip(locations) {
             if let Some(run) = self.ports.get_mut(&name) {
                 run.netns = netns.clone();
@@ -925,6 +979,7 @@ impl State {
                 name: name.clone(),
                 mac_aging_secs: bc.mac_aging_secs,
                 mac_table_size: bc.mac_table_size,
+                datapath_thread: self.bridge_thread.get(name).map(|t| *t as u32),
                 ports: bc
                     .ports
                     .iter()
@@ -956,7 +1011,7 @@ impl State {
     fn fdb_show(&self, bridge: String) -> ApiResult {
         let bid = self.bridge_id(&bridge)?;
         let (rows, stats) = self
-            .worker
+            .worker_of(&bridge)
             .call(move |w| {
                 let now = w.now();
                 (w.datapath().fdb(bid, now), w.datapath().fdb_stats(bid, now))
@@ -995,7 +1050,7 @@ impl State {
             .collect();
         let counters = {
             let ids = ids.clone();
-            self.worker
+            self.worker_of(&bridge)
                 .call(move |w| {
                     w.datapath().collect_kernel_drops();
                     ids.iter()
@@ -1030,7 +1085,9 @@ impl State {
         for n in names {
             self.of_stop(&n, false);
         }
-        self.worker.shutdown();
+        for w in self.workers {
+            w.shutdown();
+        }
     }
 }
 

@@ -45,7 +45,8 @@ use std::time::Instant;
 #[derive(Debug)]
 pub enum OfInput {
     Conn(String, ConnEvent),
-    PacketIn(PacketIn),
+    /// A packet-in from datapath thread `.0` (bridge ids are per thread).
+    PacketIn(usize, PacketIn),
 }
 
 /// The connection id the management API's messages use (never a real connection's).
@@ -248,13 +249,15 @@ impl State {
     ) -> Option<R> {
         let State {
             of,
-            worker,
+            workers,
             config,
             ports,
             bridge_ids,
+            bridge_thread,
             ..
         } = self;
         let bid = *bridge_ids.get(bridge)?;
+        let worker = workers.get(bridge_thread.get(bridge).copied().unwrap_or(0))?;
         let bc = config.bridges.get(bridge)?;
         let attached: BTreeMap<String, PortId> = bc
             .ports
@@ -483,11 +486,13 @@ impl State {
         for input in batch {
             let (bridge, ev) = match input {
                 OfInput::Conn(b, ev) => (b, Some(ev)),
-                OfInput::PacketIn(p) => {
+                OfInput::PacketIn(thread, p) => {
                     let Some(name) = self
                         .bridge_ids
                         .iter()
-                        .find(|(_, &id)| id == p.bridge)
+                        .find(|(n, &id)| {
+                            id == p.bridge && self.bridge_thread.get(*n) == Some(&thread)
+                        })
                         .map(|(n, _)| n.clone())
                     else {
                         continue;
