@@ -54,6 +54,26 @@ fn bridges_on_two_threads_forward_across_a_patch_pair() {
         "h1 (thread {ta:?}) -> h2 (thread {tb:?})"
     );
     assert!(h1.ping("10.81.0.3"), "within one thread");
+    // A packet-in from the second thread reaches a controller of the right bridge.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    rvs_ok(&rvsd, &["set-controller", &brb, &format!("ptcp:{port}")]);
+    rvs_ok(
+        &rvsd,
+        &[
+            "add-flow",
+            &brb,
+            "priority=5,dl_type=0x88b5,actions=controller",
+        ],
+    );
+    let got = packet_in_marker(port, &h2, "et-pktin");
+    assert!(
+        got,
+        "no packet-in from bridge {brb} on thread {tb:?}\n{}",
+        rvsd.log()
+    );
     // Restart: the same spread, the same forwarding.
     rvsd.kill9();
     rvsd.start_again().expect("restart");
@@ -63,4 +83,58 @@ fn bridges_on_two_threads_forward_across_a_patch_pair() {
         show_bridge(&rvsd, &brb).datapath_thread,
     );
     assert!(ta2.is_some() && tb2.is_some() && ta2 != tb2);
+}
+
+/// Connects to `port` as an OpenFlow 1.3 controller, sends a frame with `marker` from `h`
+/// and waits (bounded) for the packet-in carrying it.
+fn packet_in_marker(port: u16, h: &VethHost, marker: &str) -> bool {
+    use rvs_openflow::{Framer, Message};
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut sock = loop {
+        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => break s,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => panic!("connect: {e}"),
+        }
+    };
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    let hello = Message::Hello(rvs_openflow::hello::Hello::of13())
+        .encode(1)
+        .expect("encode");
+    sock.write_all(&hello).expect("hello");
+    let frame = rvs_lab::frames::pad_min(rvs_lab::frames::ethernet(
+        [0xff; 6],
+        h.mac(),
+        0x88b5,
+        &payload(marker),
+    ));
+    let tx = h.sock();
+    let mut framer = Framer::new();
+    let mut buf = [0u8; 65536];
+    let mut sent_at = Instant::now() - Duration::from_secs(1);
+    while Instant::now() < deadline {
+        if sent_at.elapsed() > Duration::from_millis(500) {
+            tx.send(&frame).expect("send");
+            sent_at = Instant::now();
+        }
+        while let Ok(Some(f)) = framer.next_frame() {
+            match Message::decode(f) {
+                Ok((_, Message::PacketIn(p))) if has_marker(&p.data, marker) => return true,
+                Ok((h, Message::EchoRequest(d))) => {
+                    let reply = Message::EchoReply(d).encode(h.xid).expect("encode");
+                    let _ = sock.write_all(&reply);
+                }
+                _ => {}
+            }
+        }
+        match sock.read(&mut buf) {
+            Ok(0) => return false,
+            Ok(n) => framer.push(&buf[..n]),
+            Err(_) => {}
+        }
+    }
+    false
 }
