@@ -68,6 +68,8 @@ pub struct Datapath {
     packet_in: Option<PacketInSink>,
     /// By PortId: attached (for fast-failover liveness).
     live: Vec<bool>,
+    /// Scratch bucket lists for groups.
+    buckets: Vec<Vec<usize>>,
 }
 
 impl Datapath {
@@ -257,6 +259,7 @@ impl Datapath {
                 now,
                 now_ns: openflow::mono_ns(),
                 live: &self.live,
+                buckets: &mut self.buckets,
             };
             if !openflow::process_batch(b, port, &mut ex) {
                 b.process_batch(port, &self.rx, now, &mut self.runtime, &mut self.dirty);
@@ -335,6 +338,7 @@ impl Datapath {
             now,
             now_ns: openflow::mono_ns(),
             live: &self.live,
+            buckets: &mut self.buckets,
         };
         let r = openflow::packet_out(b, &mut ex, in_ofport, idx, actions);
         self.flush();

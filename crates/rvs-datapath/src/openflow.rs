@@ -225,6 +225,8 @@ pub(crate) struct Exec<'a> {
     pub now_ns: u64,
     /// Ports that are attached and up (for fast-failover liveness), by PortId.
     pub live: &'a [bool],
+    /// Bucket lists for group execution, one per chaining depth (kept between batches).
+    pub buckets: &'a mut Vec<Vec<usize>>,
 }
 
 /// The packet being worked on: a receive slot as received, or a rewritten copy.
@@ -449,7 +451,7 @@ fn run(
                 if depth >= MAX_GROUP_DEPTH {
                     return Err(DropReason::NoSuchGroup);
                 }
-                let Some(g) = cfg.groups.get(*id).cloned() else {
+                let Some(g) = cfg.groups.get(*id) else {
                     return Err(DropReason::NoSuchGroup);
                 };
                 let live = |ofport: u32| -> bool {
@@ -461,7 +463,16 @@ fn run(
                         None => false,
                     }
                 };
-                let mut chosen = Vec::new();
+                let d = usize::from(depth);
+                if ex.buckets.len() <= d {
+                    ex.buckets.resize_with(d + 1, Vec::new);
+                }
+                let mut chosen = ex
+                    .buckets
+                    .get_mut(d)
+                    .map(std::mem::take)
+                    .unwrap_or_default();
+                chosen.clear();
                 g.choose(pkt.key.flow_hash(), &live, &cfg.groups, &mut chosen);
                 let bytes = ex.frame(*cur).map_or(0, |f| f.wire_len as u64);
                 // Each bucket starts from the packet as it entered the group.
@@ -470,7 +481,7 @@ fn run(
                     private: false,
                 };
                 g.count_group(bytes);
-                for b in chosen {
+                for &b in &chosen {
                     let Some(bucket) = g.buckets.get(b) else {
                         continue;
                     };
@@ -488,6 +499,9 @@ fn run(
                     ) {
                         ex.count_drop(pkt.in_port, reason);
                     }
+                }
+                if let Some(slot) = ex.buckets.get_mut(d) {
+                    *slot = chosen;
                 }
                 // The action set ends with the group; apply-actions may go on.
                 cur.private = false;
