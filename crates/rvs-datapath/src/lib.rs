@@ -4,7 +4,10 @@
 //!   Port::recv_batch ──► RxBatch (32 reused buffers)
 //!                          │
 //!                          ▼
-//!   Bridge::process_batch: checks ─► VLAN ingress ─► learn src ─► lookup dst / flood
+//!   openflow::process_batch: FlowKey ─► EMC / megaflow / pipeline ─► datapath actions
+//!                          │   (NORMAL, or no tables published / fail-open:)
+//!                          ▼
+//!   Bridge L2 switch: checks ─► VLAN ingress ─► learn src ─► lookup dst / flood
 //!                          │                                         (per-port drop counters)
 //!                          ▼
 //!   per-egress-port TxDesc queues (slot + tag edit, no copies)
@@ -18,10 +21,12 @@
 //!   in-memory kinds.
 //!   vhost-user and tunnels are further implementations of the same trait.
 //! - [`datapath`]: bridges and ports driven one batch at a time, no threads, no fds: tests use it
-//!   directly. An OpenFlow pipeline and the exact-match/megaflow caches go between receive and
-//!   the transmit queues, replacing `Bridge::process_batch` per bridge as its fail-mode says.
-//! - [`worker`]: the thread that owns a `Datapath` and waits on epoll; the control plane sends it
-//!   closures. More worker threads will each own their receive queues.
+//!   directly.
+//! - [`openflow`]: the OpenFlow bridge between receive and the transmit queues: the control
+//!   plane publishes read-only tables, the fast path decides, the action executor runs
+//!   outputs, NORMAL, groups, meters, rewrites (on copies) and packet-ins.
+//! - [`worker`]: a thread that owns a `Datapath` and waits on epoll; the control plane sends it
+//!   closures. rvsd runs several, each with whole bridges (and so all their ports).
 //! - [`offload`]: checksum/GSO metadata travels with each frame from port to port; only an
 //!   egress port that cannot take it gets software checksums or segments, built per port in a
 //!   scratch area (headers only; payloads stay in the receive buffer).
