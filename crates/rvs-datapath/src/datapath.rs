@@ -244,25 +244,10 @@ impl Datapath {
         if n == 0 {
             return Ok(0);
         }
-        if let Some(b) = self
-            .bridges
-            .get_mut(bridge as usize)
-            .and_then(Option::as_mut)
-        {
-            let mut ex = Exec {
-                bridge_id: bridge,
-                rt: &mut self.runtime,
-                dirty: &mut self.dirty,
-                owned: &mut self.owned,
-                rx: &self.rx,
-                sink: &mut self.packet_in,
-                now,
-                now_ns: openflow::mono_ns(),
-                live: &self.live,
-                buckets: &mut self.buckets,
-            };
+        let (b, mut ex) = self.bridge_and_exec(bridge, now);
+        if let Some(b) = b {
             if !openflow::process_batch(b, port, &mut ex) {
-                b.process_batch(port, &self.rx, now, &mut self.runtime, &mut self.dirty);
+                b.process_batch(port, ex.rx, now, ex.rt, ex.dirty);
             }
         }
         self.flush();
@@ -321,28 +306,45 @@ impl Datapath {
         }) else {
             return Err(DropReason::RewriteOverflow);
         };
-        let Some(b) = self
-            .bridges
-            .get_mut(bridge as usize)
-            .and_then(Option::as_mut)
-        else {
+        let (Some(b), mut ex) = self.bridge_and_exec(bridge, now) else {
             return Err(DropReason::NoOutput);
-        };
-        let mut ex = Exec {
-            bridge_id: bridge,
-            rt: &mut self.runtime,
-            dirty: &mut self.dirty,
-            owned: &mut self.owned,
-            rx: &self.rx,
-            sink: &mut self.packet_in,
-            now,
-            now_ns: openflow::mono_ns(),
-            live: &self.live,
-            buckets: &mut self.buckets,
         };
         let r = openflow::packet_out(b, &mut ex, in_ofport, idx, actions);
         self.flush();
         r
+    }
+
+    /// A bridge and the OpenFlow executor over this datapath's queues and scratch space.
+    fn bridge_and_exec(
+        &mut self,
+        bridge: BridgeId,
+        now: Millis,
+    ) -> (Option<&mut Bridge>, Exec<'_>) {
+        let Datapath {
+            bridges,
+            runtime,
+            rx,
+            dirty,
+            owned,
+            packet_in,
+            live,
+            buckets,
+            ..
+        } = self;
+        let b = bridges.get_mut(bridge as usize).and_then(Option::as_mut);
+        let ex = Exec {
+            bridge_id: bridge,
+            rt: runtime,
+            dirty,
+            owned,
+            rx,
+            sink: packet_in,
+            now,
+            now_ns: openflow::mono_ns(),
+            live,
+            buckets,
+        };
+        (b, ex)
     }
 
     /// Hands every non-empty transmit queue to its port.

@@ -664,7 +664,7 @@ pub(crate) fn packet_out(
         id: owned_idx | OWNED_BIT,
         private: true,
     };
-    for (i, a) in actions.iter().enumerate() {
+    for a in actions {
         if matches!(a, DpAction::Output(p) if *p == OFPP_TABLE) {
             // The packet as changed by the actions before: through the tables.
             let Some(f) = ex.frame(cur) else { break };
@@ -699,7 +699,6 @@ pub(crate) fn packet_out(
             0,
         ) {
             result = Err(r);
-            let _ = i;
             break;
         }
     }

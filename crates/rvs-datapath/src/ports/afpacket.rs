@@ -16,7 +16,7 @@
 //!   namespace arrives as 64 KB GSO frames with partial checksums and leaves the same way:
 //!   the host-side veth keeps its default offloads. Kernels without `PACKET_VNET_HDR` get a
 //!   port without offloads (and need `ethtool -K IF tx off` on the host side, as before).
-//! - Receive ring (default): a `TPACKET_V3` ring ([`super::ring`]) replaces `recvmmsg`;
+//! - Receive ring (opt-in, `RVS_AFPACKET_RX=ring`): a `TPACKET_V3` ring ([`super::ring`]) replaces `recvmmsg`;
 //!   frames are lent to the batch in place (no copy, no system call per batch). The kernel
 //!   (6.18 verified; tpacket_rcv has had it since 4.x) writes the virtio-net header in front
 //!   of each frame in the ring, so offloads work as with `recvmmsg`: 64 KB GSO frames come
@@ -24,8 +24,9 @@
 //!   TCI/TPID. Measured on a veth pair between two namespaces (benches/README.md): TCP
 //!   +47% with offloads on, +31% off, small UDP delivered +41%; the price is latency: the
 //!   kernel hands a block over when it is full or after the 1 ms retire timer, so a lone
-//!   frame waits up to ~1 ms per ring crossing (ping RTT ~0.16 ms -> ~1.4 ms).
-//!   `RVS_AFPACKET_RX=mmsg` in rvsd's environment keeps `recvmmsg` (see [`AfPacketOptions`]).
+//!   frame waits up to ~1 ms per ring crossing (ping RTT ~0.16 ms -> ~1.4 ms), and with
+//!   host offloads on netbench's TCP was slower through the ring (4.88 vs 7.21 Gbit/s), so
+//!   `recvmmsg` stays the default (see [`AfPacketOptions`]).
 //! - Transmit stays `sendmmsg`: a `PACKET_TX_RING` still needs one copy per frame (ours
 //!   into the ring instead of the kernel's into an skb) and has not been measured yet.
 //!   `PACKET_QDISC_BYPASS` (`RVS_AFPACKET_QDISC_BYPASS=1`) gave no gain on veth (which has

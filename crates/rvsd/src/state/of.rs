@@ -392,13 +392,17 @@ impl State {
             }
         }
         for (n, ofport, up) in &configured {
+            let is_new = !known.contains(n);
+            if !is_new && ofb.link.get(n) == Some(up) {
+                continue;
+            }
             let desc = PortDesc {
                 hw_addr: hw_addr(n),
                 link_up: *up,
                 curr_speed: 10_000_000,
                 max_speed: 0,
             };
-            if !known.contains(n) {
+            if is_new {
                 match ofb.switch.port_added(n, *ofport, desc, now) {
                     Ok((num, o)) => {
                         if Some(num) != *ofport {
@@ -409,7 +413,7 @@ impl State {
                     Err(e) => tracing::warn!(bridge, port = %n, "{e}"),
                 }
                 ofb.link.insert(n.clone(), *up);
-            } else if ofb.link.get(n) != Some(up) {
+            } else {
                 out.extend(ofb.switch.port_changed(n, desc));
                 ofb.link.insert(n.clone(), *up);
             }
@@ -432,7 +436,7 @@ impl State {
             return Err(no_bridge(bridge));
         }
         let now = mono_ms();
-        let (replies, others) = self
+        let replies = self
             .with_of(bridge, |ofb, dp| {
                 let mut replies = Vec::new();
                 let mut others = Vec::new();
@@ -459,11 +463,10 @@ impl State {
                 }
                 ofb.switch.end_batch(now);
                 ofb.switch.flush(dp);
-                send_all(ofb.ctl, std::mem::take(&mut others));
-                (replies, others)
+                send_all(ofb.ctl, others);
+                replies
             })
             .ok_or_else(worker_gone)?;
-        debug_assert!(others.is_empty());
         let mut messages = Vec::new();
         for o in replies {
             match o.msg.encode(o.xid) {
