@@ -193,6 +193,8 @@ pub enum Request {
     PortStats {
         bridge: String,
     },
+    /// Every datapath thread: how it waits, what it serves, what it cost.
+    DpThreads,
     /// OpenFlow messages for a bridge, handled like those of a controller connection with
     /// role equal (the way `ovs-ofctl` talks to a bridge's management socket). Each element
     /// is one whole encoded message; the reply holds every message the switch answered,
@@ -365,6 +367,32 @@ pub enum Response {
     OfShow {
         info: OfBridgeInfo,
     },
+    DpThreads {
+        threads: Vec<DpThreadInfo>,
+    },
+}
+
+/// One datapath thread (`rvs dp-threads`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DpThreadInfo {
+    /// Thread name, e.g. `rvs-dp0` (the `datapath thread: dp0` of `rvs show`).
+    pub name: String,
+    /// Kernel thread id, for `perf -t`, `taskset -p`, `top -H`.
+    pub tid: u32,
+    /// `adaptive (up to 100 us)`, `event-driven` or `busy`.
+    pub poll_mode: String,
+    /// Bridges served (with all their ports).
+    pub bridges: Vec<String>,
+    /// Receive queues the thread polls, as `BRIDGE/PORT` plus a queue number when the port
+    /// has several (`br0/vm1 q2`).
+    pub rx_queues: Vec<String>,
+    /// Waits that slept in epoll.
+    pub sleeps: u64,
+    /// Waits that polled without sleeping, and of those, the ones that found frames.
+    pub polls: u64,
+    pub poll_hits: u64,
+    /// CPU time the thread used since it started (user + system), in milliseconds.
+    pub cpu_ms: u64,
 }
 
 /// OpenFlow view of one bridge.

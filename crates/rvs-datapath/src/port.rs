@@ -57,6 +57,11 @@ pub trait Port: Send {
     /// File descriptor that becomes readable when frames are queued, if any.
     fn poll_fd(&self) -> Option<RawFd>;
 
+    /// Receive queues the port polls behind [`Port::poll_fd`] (for display).
+    fn rx_queues(&self) -> usize {
+        1
+    }
+
     /// Largest payload after the Ethernet header (and one VLAN tag) the port carries.
     fn mtu(&self) -> usize;
 

@@ -1,7 +1,7 @@
 //! The datapath worker thread.
 //!
-//! One thread owns the [`Datapath`] and every port in it. It sleeps in `epoll_wait` on the
-//! ports' descriptors and an eventfd; the control plane never touches datapath state
+//! One thread owns the [`Datapath`] and every port in it. It waits in `epoll_wait` on the
+//! ports' descriptors and an eventfd (sleeping, or polling as [`PollMode`] says); the control plane never touches datapath state
 //! directly but sends closures ([`WorkerHandle::call`]) that the thread runs between batches,
 //! so the packet path takes no locks. A ready port gets a few batches per wakeup, which keeps
 //! one busy port from starving the others. About once a second the thread ages out MAC
@@ -27,13 +27,97 @@ const WAKE_TOKEN: u64 = u64::MAX;
 /// Batches a ready port may process per wakeup.
 const BATCHES_PER_WAKEUP: usize = 4;
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
-/// Default time the worker keeps polling without sleeping after the last frame it forwarded:
-/// none (purely event-driven). A window only helps when it is longer than the gap between
-/// frames: with ping every 1 ms through veths, 100 µs gave nothing (the reply is already
-/// queued when `sendmmsg` returns, since the receiver runs in our softirq), while 2000 µs
-/// kept the thread polling and cut RTT p50 from about 110-230 µs to 35 µs, at the price of
-/// a core spinning while any traffic flows (see benches/README.md).
-pub const DEFAULT_BUSY_POLL: Duration = Duration::ZERO;
+/// How a worker waits for traffic.
+///
+/// Waking a sleeping thread costs tens of microseconds on a VM (the wakeup's IPI and the
+/// idle vCPU's halt exit: `perf sched` showed 28 µs of scheduling delay per wakeup on the
+/// project VM), so the worker polls without sleeping for a short window after traffic when
+/// the traffic suggests the next frame is near.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollMode {
+    /// Sleep in epoll, but after forwarding frames keep polling for twice the gap seen
+    /// between the last two bursts, when that is at most `max`: a request/response
+    /// exchange keeps the thread awake between its turns, while sparse traffic (one ping a
+    /// millisecond with the default) never makes it spin. `max` zero: always sleep.
+    Adaptive { max: Duration },
+    /// Never sleep: one core per thread, lowest latency (like a DPDK/AF_XDP PMD thread).
+    /// The thread yields to other runnable threads on its CPU whenever a poll finds nothing.
+    Busy,
+}
+
+/// Default adaptive window bound: covers a request/response turn over veths on the test VM
+/// (30-60 µs), not a 1 ms ping interval.
+pub const DEFAULT_ADAPTIVE_MAX: Duration = Duration::from_micros(100);
+
+impl std::fmt::Display for PollMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PollMode::Adaptive { max } if max.is_zero() => f.write_str("event-driven"),
+            PollMode::Adaptive { max } => write!(f, "adaptive (up to {} us)", max.as_micros()),
+            PollMode::Busy => f.write_str("busy"),
+        }
+    }
+}
+
+impl Default for PollMode {
+    fn default() -> Self {
+        PollMode::Adaptive {
+            max: DEFAULT_ADAPTIVE_MAX,
+        }
+    }
+}
+
+/// The adaptive poll window: how long to keep polling after the last frames.
+#[derive(Debug, Clone, Copy)]
+struct PollWindow {
+    mode: PollMode,
+    last_traffic: Option<Instant>,
+    window: Duration,
+}
+
+impl PollWindow {
+    fn new(mode: PollMode) -> Self {
+        PollWindow {
+            mode,
+            last_traffic: None,
+            window: Duration::ZERO,
+        }
+    }
+
+    /// Frames were forwarded at `now`: adapt the window to the gap since the previous ones.
+    fn traffic(&mut self, now: Instant) {
+        if let (PollMode::Adaptive { max }, Some(prev)) = (self.mode, self.last_traffic) {
+            let gap = now.saturating_duration_since(prev);
+            self.window = if gap <= max {
+                (gap * 2).min(max)
+            } else {
+                Duration::ZERO
+            };
+        }
+        self.last_traffic = Some(now);
+    }
+
+    /// Whether the next wait must not sleep.
+    fn polling(&self, now: Instant) -> bool {
+        match self.mode {
+            PollMode::Busy => true,
+            PollMode::Adaptive { .. } => self
+                .last_traffic
+                .is_some_and(|t| now.saturating_duration_since(t) < self.window),
+        }
+    }
+}
+
+/// Time-in-state counters of one worker thread, read with [`WorkerHandle::call`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PollStats {
+    /// Waits that slept in epoll.
+    pub sleeps: u64,
+    /// Polls that did not sleep.
+    pub polls: u64,
+    /// Polls that found frames (a wakeup saved).
+    pub poll_hits: u64,
+}
 
 /// A port the worker had to drop because it failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +131,9 @@ pub struct Worker {
     dp: Datapath,
     epoll: Epoll,
     failures: Vec<PortFailure>,
+    poll_stats: PollStats,
+    mode: PollMode,
+    tid: u32,
 }
 
 impl Worker {
@@ -95,6 +182,20 @@ impl Worker {
             }
         }
         ports
+    }
+
+    /// How the thread waited so far.
+    pub fn poll_stats(&self) -> PollStats {
+        self.poll_stats
+    }
+
+    pub fn poll_mode(&self) -> PollMode {
+        self.mode
+    }
+
+    /// The thread's kernel id.
+    pub fn tid(&self) -> u32 {
+        self.tid
     }
 
     /// Ports dropped since the last call because their interface vanished or failed.
@@ -147,14 +248,13 @@ pub struct WorkerHandle {
 pub struct WorkerGone;
 
 impl WorkerHandle {
-    /// A worker with the default adaptive busy-poll window.
+    /// A worker with the default poll mode (adaptive).
     pub fn spawn(name: &str) -> io::Result<Self> {
-        Self::spawn_with(name, DEFAULT_BUSY_POLL)
+        Self::spawn_with(name, PollMode::default())
     }
 
-    /// A worker that, after forwarding traffic, keeps polling for `busy_poll` before it goes
-    /// back to sleeping in epoll (zero: always sleep).
-    pub fn spawn_with(name: &str, busy_poll: Duration) -> io::Result<Self> {
+    /// A worker that waits for traffic as `mode` says.
+    pub fn spawn_with(name: &str, mode: PollMode) -> io::Result<Self> {
         let epoll = Epoll::new()?;
         let wake = Arc::new(eventfd()?);
         epoll.add(wake.as_raw_fd(), WAKE_TOKEN)?;
@@ -164,11 +264,14 @@ impl WorkerHandle {
             dp: Datapath::new(),
             epoll,
             failures: Vec::new(),
+            poll_stats: PollStats::default(),
+            mode,
+            tid: 0,
         };
         let (wake2, stop2) = (wake.clone(), stop.clone());
         let thread = std::thread::Builder::new()
             .name(name.to_string())
-            .spawn(move || run(worker, rx, wake2, stop2, busy_poll))?;
+            .spawn(move || run(worker, rx, wake2, stop2, mode))?;
         Ok(WorkerHandle {
             jobs: tx,
             wake,
@@ -217,21 +320,26 @@ fn run(
     jobs: mpsc::Receiver<Job>,
     wake: Arc<OwnedFd>,
     stop: Arc<AtomicBool>,
-    busy_poll: Duration,
+    mode: PollMode,
 ) {
     // SAFETY: epoll_event is plain old data.
     let mut events: Vec<libc::epoll_event> = vec![libc::epoll_event { events: 0, u64: 0 }; 64];
     let mut ready: Vec<u64> = Vec::with_capacity(64);
     let mut last_housekeeping = Instant::now();
-    // Adaptive busy polling: right after traffic, poll without sleeping for a short window,
-    // so the reply to what was just forwarded is picked up without a wakeup's latency.
-    let mut last_traffic: Option<Instant> = None;
+    // SAFETY: gettid(2) cannot fail.
+    w.tid = u32::try_from(unsafe { libc::gettid() }).unwrap_or(0);
+    let mut window = PollWindow::new(mode);
     while !stop.load(Ordering::SeqCst) {
-        let spinning = last_traffic.is_some_and(|t| t.elapsed() < busy_poll);
+        let polling = window.polling(Instant::now());
+        if polling {
+            w.poll_stats.polls += 1;
+        } else {
+            w.poll_stats.sleeps += 1;
+        }
         ready.clear();
         ready.extend(
             w.epoll
-                .wait(&mut events, if spinning { 0 } else { 500 })
+                .wait(&mut events, if polling { 0 } else { 500 })
                 .iter()
                 .map(|e| e.u64),
         );
@@ -247,9 +355,14 @@ fn run(
             }
         }
         if frames > 0 {
-            last_traffic = Some(Instant::now());
-        } else if !spinning {
-            last_traffic = None;
+            if polling {
+                w.poll_stats.poll_hits += 1;
+            }
+            window.traffic(Instant::now());
+        } else if polling {
+            // Let whatever else is runnable on this CPU (often the very application the
+            // next frame comes from) run before polling again.
+            std::thread::yield_now();
         }
         if last_housekeeping.elapsed() >= HOUSEKEEPING {
             last_housekeeping = Instant::now();
@@ -262,5 +375,59 @@ fn run(
     // Answer anything still queued so no caller waits forever.
     while let Ok(job) = jobs.try_recv() {
         job(&mut w);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAX: Duration = Duration::from_micros(100);
+
+    #[test]
+    fn sparse_traffic_never_polls() {
+        let mut w = PollWindow::new(PollMode::Adaptive { max: MAX });
+        let t0 = Instant::now();
+        assert!(!w.polling(t0));
+        // One burst a millisecond: the gap is over the bound, so the thread always sleeps.
+        for i in 0..5u32 {
+            let t = t0 + Duration::from_millis(u64::from(i));
+            w.traffic(t);
+            assert!(!w.polling(t + Duration::from_micros(1)), "burst {i}");
+        }
+    }
+
+    #[test]
+    fn close_turns_poll_for_twice_the_gap_up_to_the_bound() {
+        let mut w = PollWindow::new(PollMode::Adaptive { max: MAX });
+        let t0 = Instant::now();
+        w.traffic(t0);
+        let t1 = t0 + Duration::from_micros(30);
+        w.traffic(t1);
+        assert!(w.polling(t1 + Duration::from_micros(59)));
+        assert!(!w.polling(t1 + Duration::from_micros(61)));
+        // A gap of 80 µs: the window is capped at the bound.
+        let t2 = t1 + Duration::from_micros(80);
+        w.traffic(t2);
+        assert!(w.polling(t2 + Duration::from_micros(99)));
+        assert!(!w.polling(t2 + Duration::from_micros(101)));
+        // A long pause closes the window again.
+        let t3 = t2 + Duration::from_millis(5);
+        w.traffic(t3);
+        assert!(!w.polling(t3 + Duration::from_micros(1)));
+    }
+
+    #[test]
+    fn zero_bound_is_purely_event_driven_and_busy_always_polls() {
+        let mut w = PollWindow::new(PollMode::Adaptive {
+            max: Duration::ZERO,
+        });
+        let t0 = Instant::now();
+        w.traffic(t0);
+        w.traffic(t0 + Duration::from_micros(1));
+        assert!(!w.polling(t0 + Duration::from_micros(1)));
+        let b = PollWindow::new(PollMode::Busy);
+        assert!(b.polling(t0));
+        assert!(b.polling(t0 + Duration::from_secs(10)));
     }
 }

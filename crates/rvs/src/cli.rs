@@ -100,6 +100,9 @@ pub enum Command {
     FdbFlush(BridgeArg),
     /// Show per-port packet, byte and drop counters of a bridge.
     PortStats(BridgeArg),
+    /// Show the datapath threads: poll mode, bridges and receive queues served, wakeups,
+    /// CPU time.
+    DpThreads,
     /// Print the version of rvs and, when it answers, of rvsd.
     Version,
     /// Whole virtual networks (bridges, hosts in namespaces, VLANs, links) from one
@@ -747,6 +750,7 @@ pub fn to_request(command: &Command) -> Result<Request, String> {
             bridge: bridge_name(&a.bridge)?,
         },
         Command::Show => Request::Show,
+        Command::DpThreads => Request::DpThreads,
         Command::FdbShow(a) => Request::FdbShow {
             bridge: bridge_name(&a.bridge)?,
         },

@@ -3,7 +3,9 @@
 
 use crate::cli::{Command, OutputFormat};
 use crate::client::ClientError;
-use rvs_api::{ApiError, BridgeInfo, FdbEntry, PortStats, Response, VlanSpec, PROTOCOL_VERSION};
+use rvs_api::{
+    ApiError, BridgeInfo, DpThreadInfo, FdbEntry, PortStats, Response, VlanSpec, PROTOCOL_VERSION,
+};
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -23,6 +25,7 @@ pub fn response_kind(response: &Response) -> &'static str {
         Response::OpenFlow { .. } => "open-flow",
         Response::Trace { .. } => "trace",
         Response::OfShow { .. } => "of-show",
+        Response::DpThreads { .. } => "dp-threads",
     }
 }
 
@@ -39,6 +42,7 @@ pub fn expected_kind(command: &Command) -> &'static str {
         Command::ListBr => "bridges",
         Command::ListPorts(_) => "ports",
         Command::Show => "show",
+        Command::DpThreads => "dp-threads",
         Command::FdbShow(_) => "fdb",
         Command::PortStats(_) => "port-stats",
         Command::Version => "pong",
@@ -162,6 +166,30 @@ pub fn fdb_summary(s: &rvs_api::FdbSummary) -> String {
 
 /// Per-port counters, with one indented line for software offload work (when there was
 /// any) and one per nonzero drop reason.
+pub fn dp_threads(threads: &[DpThreadInfo]) -> String {
+    let mut out = String::new();
+    for t in threads {
+        let _ = writeln!(
+            out,
+            "{} (tid {}): poll {}  cpu {} ms  sleeps {}  polls {} (hits {})",
+            t.name, t.tid, t.poll_mode, t.cpu_ms, t.sleeps, t.polls, t.poll_hits
+        );
+        let _ = writeln!(
+            out,
+            "    bridges: {}",
+            if t.bridges.is_empty() {
+                "-".to_string()
+            } else {
+                t.bridges.join(" ")
+            }
+        );
+        for q in &t.rx_queues {
+            let _ = writeln!(out, "    rx {q}");
+        }
+    }
+    out
+}
+
 pub fn port_stats(ports: &[PortStats]) -> String {
     let mut out = String::new();
     for p in ports {
@@ -292,6 +320,7 @@ pub fn render(
         // Formatted by the OpenFlow commands themselves.
         Response::OpenFlow { .. } | Response::OfShow { .. } => String::new(),
         Response::Trace { text, .. } => text.clone(),
+        Response::DpThreads { threads } => dp_threads(threads),
     })
 }
 
@@ -359,6 +388,48 @@ mod tests {
                 ports: vec![],
             },
         ]
+    }
+
+    #[test]
+    fn dp_threads_text_is_exact() {
+        let t = DpThreadInfo {
+            name: "rvs-dp0".into(),
+            tid: 41,
+            poll_mode: "adaptive (up to 100 us)".into(),
+            bridges: vec!["br0".into()],
+            rx_queues: vec!["br0/a".into(), "br0/vm q0".into(), "br0/vm q1".into()],
+            sleeps: 5,
+            polls: 7,
+            poll_hits: 2,
+            cpu_ms: 30,
+        };
+        let idle = DpThreadInfo {
+            name: "rvs-dp1".into(),
+            tid: 42,
+            poll_mode: "busy".into(),
+            bridges: vec![],
+            rx_queues: vec![],
+            ..t.clone()
+        };
+        assert_eq!(
+            render(
+                &Command::DpThreads,
+                &Response::DpThreads {
+                    threads: vec![t, idle]
+                },
+                OutputFormat::Text
+            )
+            .expect("render"),
+            "\
+rvs-dp0 (tid 41): poll adaptive (up to 100 us)  cpu 30 ms  sleeps 5  polls 7 (hits 2)
+    bridges: br0
+    rx br0/a
+    rx br0/vm q0
+    rx br0/vm q1
+rvs-dp1 (tid 42): poll busy  cpu 30 ms  sleeps 5  polls 7 (hits 2)
+    bridges: -
+"
+        );
     }
 
     #[test]

@@ -54,6 +54,34 @@ fn bridges_on_two_threads_forward_across_a_patch_pair() {
         "h1 (thread {ta:?}) -> h2 (thread {tb:?})"
     );
     assert!(h1.ping("10.81.0.3"), "within one thread");
+    // `rvs dp-threads`: each bridge on its own thread, with its ports as receive queues.
+    let threads = dp_threads(&rvsd);
+    assert_eq!(threads.len(), 2, "{threads:?}");
+    for (br, t, ports) in [
+        (&bra, ta, vec![h1.port(), h3.port(), pa.as_str()]),
+        (&brb, tb, vec![h2.port(), pb.as_str()]),
+    ] {
+        let info = threads
+            .iter()
+            .find(|i| i.bridges.contains(br))
+            .unwrap_or_else(|| panic!("{br} on no thread: {threads:?}"));
+        assert_eq!(info.name, format!("rvs-dp{}", t.expect("thread")));
+        assert_eq!(info.poll_mode, "adaptive (up to 100 us)");
+        for p in ports {
+            assert!(
+                info.rx_queues.contains(&format!("{br}/{p}")),
+                "{p} not polled by {}: {info:?}",
+                info.name
+            );
+        }
+        assert!(info.sleeps > 0 && info.tid > 0, "{info:?}");
+    }
+    assert_ne!(threads[0].tid, threads[1].tid);
+    let text = rvs_ok(&rvsd, &["dp-threads"]);
+    assert!(
+        text.contains(&format!("    rx {bra}/{}", h1.port())) && text.contains("rvs-dp1 (tid "),
+        "{text}"
+    );
     // A packet-in from the second thread reaches a controller of the right bridge.
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -83,6 +111,60 @@ fn bridges_on_two_threads_forward_across_a_patch_pair() {
         show_bridge(&rvsd, &brb).datapath_thread,
     );
     assert!(ta2.is_some() && tb2.is_some() && ta2 != tb2);
+}
+
+/// The threads of `rvs --format json dp-threads`.
+fn dp_threads(rvsd: &RvsdProcess) -> Vec<rvs_api::DpThreadInfo> {
+    match rvs_json(rvsd, &["dp-threads"]) {
+        rvs_api::Response::DpThreads { threads } => threads,
+        other => panic!("dp-threads answered {other:?}"),
+    }
+}
+
+/// The poll modes do what `rvs dp-threads` says: `busy` never sleeps, a zero adaptive
+/// window never polls, and both forward.
+#[test]
+fn poll_modes_busy_and_event_driven() {
+    setup();
+    for (args, mode) in [
+        (&["--poll-mode", "busy", "--dp-threads", "1"][..], "busy"),
+        (
+            &["--busy-poll-us", "0", "--dp-threads", "1"][..],
+            "event-driven",
+        ),
+    ] {
+        let rvsd = RvsdProcess::start_with_args(
+            rvs_lab::workspace_bin("rvsd"),
+            env!("CARGO_BIN_EXE_rvs"),
+            args,
+        )
+        .expect("start rvsd");
+        let h1 = VethHost::new("et", Some("10.81.0.11/24"));
+        let h2 = VethHost::new("et", Some("10.81.0.12/24"));
+        let br = unique_name("etm");
+        rvs_ok(&rvsd, &["add-br", &br]);
+        rvs_ok(&rvsd, &["add-port", &br, h1.port()]);
+        rvs_ok(&rvsd, &["add-port", &br, h2.port()]);
+        assert!(h1.ping_until("10.81.0.12"), "{mode}\n{}", rvsd.log());
+        let t = dp_threads(&rvsd);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].poll_mode, mode);
+        match mode {
+            "busy" => assert!(t[0].sleeps == 0 && t[0].polls > 1000, "{t:?}"),
+            _ => assert!(t[0].polls == 0 && t[0].sleeps > 0, "{t:?}"),
+        }
+    }
+    // Out-of-range and unknown values are refused before anything starts.
+    for bad in [
+        &["--poll-mode", "spin"][..],
+        &["--busy-poll-us", "2000000"][..],
+    ] {
+        let out = std::process::Command::new(rvs_lab::workspace_bin("rvsd"))
+            .args(bad)
+            .output()
+            .expect("run rvsd");
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+    }
 }
 
 /// Connects to `port` as an OpenFlow 1.3 controller, sends a frame with `marker` from `h`

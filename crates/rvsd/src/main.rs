@@ -25,16 +25,27 @@ struct Args {
     /// Configuration database, rewritten atomically after every change.
     #[arg(long, value_name = "FILE", default_value = rvs_api::DEFAULT_DB)]
     db: PathBuf,
-    /// After forwarding traffic, keep polling this many microseconds before sleeping in
-    /// epoll again (0, the default: always sleep; a large value polls a whole core while
-    /// traffic flows).
-    #[arg(long, value_name = "USECS", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    /// How datapath threads wait for traffic: `adaptive` sleeps in epoll but keeps polling
+    /// briefly after traffic when the next frame looks near (request/response exchanges);
+    /// `busy` never sleeps (one core per thread, lowest latency).
+    #[arg(long, value_enum, default_value_t = PollModeArg::Adaptive)]
+    poll_mode: PollModeArg,
+    /// Longest adaptive polling window: after forwarding frames, a thread keeps polling
+    /// for twice the gap since the previous frames when that is at most this (0: always
+    /// sleep in epoll).
+    #[arg(long, value_name = "USECS", default_value_t = 100, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     busy_poll_us: u32,
     /// Datapath threads (default: one per CPU the process may run on). Each bridge, with all
     /// its ports, is served by one thread (the one with the fewest bridges when it is
     /// created); `rvs show` tells which. Bridges on different threads forward in parallel.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     dp_threads: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum PollModeArg {
+    Adaptive,
+    Busy,
 }
 
 fn main() {
@@ -64,7 +75,12 @@ fn run(args: Args) -> Result<()> {
     rt.block_on(server::serve(
         args.run_dir,
         args.db,
-        std::time::Duration::from_micros(u64::from(args.busy_poll_us)),
+        match args.poll_mode {
+            PollModeArg::Adaptive => rvs_datapath::worker::PollMode::Adaptive {
+                max: std::time::Duration::from_micros(u64::from(args.busy_poll_us)),
+            },
+            PollModeArg::Busy => rvs_datapath::worker::PollMode::Busy,
+        },
         args.dp_threads.map_or_else(
             || std::thread::available_parallelism().map_or(1, |n| n.get().min(64)),
             |n| n as usize,

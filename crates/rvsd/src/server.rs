@@ -79,7 +79,7 @@ fn bind_socket(dir: &Path) -> Result<(UnixListener, PathBuf)> {
 pub async fn serve(
     run_dir: PathBuf,
     db: PathBuf,
-    busy_poll: Duration,
+    poll_mode: rvs_datapath::worker::PollMode,
     dp_threads: usize,
 ) -> Result<()> {
     let lock = lock_run_dir(&run_dir)?;
@@ -87,7 +87,7 @@ pub async fn serve(
     let mut workers = Vec::with_capacity(dp_threads);
     for t in 0..dp_threads.max(1) {
         workers.push(
-            rvs_datapath::worker::WorkerHandle::spawn_with(&format!("rvs-dp{t}"), busy_poll)
+            rvs_datapath::worker::WorkerHandle::spawn_with(&format!("rvs-dp{t}"), poll_mode)
                 .context("cannot start a datapath thread")?,
         );
     }

@@ -581,6 +581,7 @@ impl State {
                 Ok(Response::Done)
             }
             Request::PortStats { bridge } => self.port_stats(bridge),
+            Request::DpThreads => Ok(self.dp_threads()),
             Request::OpenFlow { bridge, messages } => self.of_handle_api(&bridge, messages),
             Request::SetController { bridge, targets } => self.set_controller(bridge, targets),
             Request::SetFailMode { bridge, mode } => self.set_fail_mode(bridge, mode),
@@ -1008,6 +1009,61 @@ impl State {
         Response::Show { bridges }
     }
 
+    /// Each datapath thread: poll mode and counters (asked of the thread), bridges and receive
+    /// queues (from what rvsd placed there), CPU time (from procfs).
+    fn dp_threads(&self) -> Response {
+        let mut threads = Vec::with_capacity(self.workers.len());
+        for (t, worker) in self.workers.iter().enumerate() {
+            let mut mine: Vec<(String, String, PortId)> = Vec::new();
+            for (bridge, bc) in &self.config.bridges {
+                for pname in bc.ports.keys() {
+                    if let Some(run) = self.ports.get(pname).filter(|r| r.thread == t) {
+                        if let Some(id) = run.id {
+                            mine.push((bridge.clone(), pname.clone(), id));
+                        }
+                    }
+                }
+            }
+            let ids: Vec<PortId> = mine.iter().map(|(_, _, id)| *id).collect();
+            let Ok((stats, mode, tid, queues)) = worker.call(move |w| {
+                let queues: Vec<usize> = ids
+                    .iter()
+                    .map(|&id| w.datapath().port(id).map_or(0, |p| p.rx_queues()))
+                    .collect();
+                (w.poll_stats(), w.poll_mode(), w.tid(), queues)
+            }) else {
+                continue;
+            };
+            let mut rx_queues = Vec::new();
+            for ((bridge, port, _), n) in mine.iter().zip(queues) {
+                if n <= 1 {
+                    rx_queues.push(format!("{bridge}/{port}"));
+                } else {
+                    rx_queues.extend((0..n).map(|q| format!("{bridge}/{port} q{q}")));
+                }
+            }
+            let mut bridges: Vec<String> = self
+                .bridge_thread
+                .iter()
+                .filter(|(_, th)| **th == t)
+                .map(|(b, _)| b.clone())
+                .collect();
+            bridges.sort();
+            threads.push(rvs_api::DpThreadInfo {
+                name: format!("rvs-dp{t}"),
+                tid,
+                poll_mode: mode.to_string(),
+                bridges,
+                rx_queues,
+                sleeps: stats.sleeps,
+                polls: stats.polls,
+                poll_hits: stats.poll_hits,
+                cpu_ms: thread_cpu_ms(tid).unwrap_or(0),
+            });
+        }
+        Response::DpThreads { threads }
+    }
+
     fn fdb_show(&self, bridge: String) -> ApiResult {
         let bid = self.bridge_id(&bridge)?;
         let (rows, stats) = self
@@ -1105,4 +1161,19 @@ fn destroy_device(name: &str, pc: &PortConfig, io: Option<Box<dyn Port>>) {
             tracing::warn!(port = %name, "cannot delete tap device: {e}");
         }
     }
+}
+
+/// User plus system CPU time of one of this process's threads, from procfs.
+fn thread_cpu_ms(tid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf(3) cannot fail for this name.
+    let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
+        .ok()
+        .filter(|h| *h > 0)?;
+    Some(ticks * 1000 / hz)
 }

@@ -396,6 +396,10 @@ impl Port for AfxdpPort {
         Some(self.group.as_raw_fd())
     }
 
+    fn rx_queues(&self) -> usize {
+        self.queues.len()
+    }
+
     fn mtu(&self) -> usize {
         self.mtu
     }
