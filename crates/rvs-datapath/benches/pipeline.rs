@@ -96,7 +96,7 @@ fn bench_pipeline(c: &mut Criterion) {
         &spec(Some(10), VlanMode::Access),
         &spec(Some(10), VlanMode::Access),
     );
-    br.mac.learn(10, EthernetAddress(known), 1, 0);
+    rvs_datapath::mac_table::lock_mac(&br.mac).learn(10, EthernetAddress(known), 1, 0);
     fill(&mut batch, &vec![frame(known, a, None, 64); BATCH_SIZE]);
     run(c, "access_unicast_known", &mut br, &mut rt, &batch);
 
@@ -106,7 +106,7 @@ fn bench_pipeline(c: &mut Criterion) {
         &spec(None, VlanMode::Trunk),
         &spec(Some(10), VlanMode::Access),
     );
-    br.mac.learn(10, EthernetAddress(known), 2, 0);
+    rvs_datapath::mac_table::lock_mac(&br.mac).learn(10, EthernetAddress(known), 2, 0);
     fill(&mut batch, &vec![frame(known, a, Some(10), 64); BATCH_SIZE]);
     run(c, "trunk_to_access_unicast", &mut br, &mut rt, &batch);
 
@@ -126,7 +126,7 @@ fn bench_pipeline(c: &mut Criterion) {
         &spec(Some(10), VlanMode::Access),
     );
     for i in 0..BATCH_SIZE as u8 {
-        br.mac.learn(
+        rvs_datapath::mac_table::lock_mac(&br.mac).learn(
             10,
             EthernetAddress([0x02, 1, 0, 0, 0, i]),
             1 + u32::from(i % 3),

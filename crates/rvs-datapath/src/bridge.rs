@@ -11,7 +11,8 @@
 //! (`tx_too_big`) alike, whether the egress port takes it whole or rvs segments it.
 
 use crate::counters::{DropReason, PortCounters};
-use crate::mac_table::{Learned, MacTable, Millis};
+use crate::mac_table::{lock_mac, shared_mac, Learned, MacTable, Millis, SharedMac};
+use std::sync::Arc;
 use crate::offload::{self, MAX_OFFLOAD_HEADER};
 use crate::packet::{FrameRef, RxBatch, RxSlot, TxFrame, BATCH_SIZE};
 use crate::vlan::PortVlan;
@@ -121,7 +122,8 @@ pub struct Bridge {
     members: Vec<Member>,
     /// PortId -> index in `members` (u32::MAX: not a member).
     index: Vec<u32>,
-    pub mac: MacTable,
+    /// MAC learning, shared with the replicas of this bridge on other threads.
+    pub mac: SharedMac,
     /// OpenFlow state; `None` until the control plane publishes tables for the bridge.
     pub(crate) of: Option<crate::openflow::OfBridge>,
 }
@@ -140,11 +142,16 @@ struct Classified {
 
 impl Bridge {
     pub fn new(name: &str, mac_table_size: usize, mac_aging_secs: u32) -> Self {
+        Self::with_mac(name, shared_mac(mac_table_size, mac_aging_secs))
+    }
+
+    /// A bridge (or one thread's replica of it) that learns into `mac`.
+    pub fn with_mac(name: &str, mac: SharedMac) -> Self {
         Bridge {
             name: name.to_string(),
             members: Vec::new(),
             index: Vec::new(),
-            mac: MacTable::new(mac_table_size, mac_aging_secs),
+            mac,
             of: None,
         }
     }
@@ -172,7 +179,7 @@ impl Bridge {
         };
         self.members.remove(i);
         self.rebuild_index();
-        self.mac.flush_port(port);
+        lock_mac(&self.mac).flush_port(port);
         true
     }
 
@@ -209,13 +216,15 @@ impl Bridge {
         let Some(in_idx) = self.member_index(in_port) else {
             return;
         };
+        let shared = Arc::clone(&self.mac);
+        let mut mac = lock_mac(&shared);
         for (slot_no, slot) in batch.iter().enumerate() {
             if let Some(rx) = rt.get_mut(in_port as usize) {
                 rx.counters.rx_packets += 1;
                 rx.counters.rx_bytes += slot.wire_len() as u64;
             }
             if let Err(reason) =
-                self.process_one(in_idx, slot_no as u16, slot.as_frame(), now, rt, dirty)
+                self.process_one(&mut mac, in_idx, slot_no as u16, slot.as_frame(), now, rt, dirty)
             {
                 if let Some(rx) = rt.get_mut(in_port as usize) {
                     rx.counters.drop(reason);
@@ -294,8 +303,10 @@ impl Bridge {
 
     /// The NORMAL action: the L2 switch for one frame received on `in_port`; `slot_no`
     /// identifies the frame in the transmit queues (a receive slot or an owned frame).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn normal(
         &mut self,
+        mac: &mut MacTable,
         in_port: PortId,
         slot_no: u16,
         frame: FrameRef<'_>,
@@ -304,7 +315,7 @@ impl Bridge {
         dirty: &mut Vec<PortId>,
     ) -> Result<(), DropReason> {
         let in_idx = self.member_index(in_port).ok_or(DropReason::NoOutput)?;
-        self.process_one(in_idx, slot_no, frame, now, rt, dirty)
+        self.process_one(mac, in_idx, slot_no, frame, now, rt, dirty)
     }
 
     /// Index of a member port.
@@ -313,8 +324,10 @@ impl Bridge {
         self.member_index(port).and_then(|i| self.members.get(i))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn process_one(
         &mut self,
+        mac: &mut MacTable,
         in_idx: usize,
         slot_no: u16,
         slot: FrameRef<'_>,
@@ -324,11 +337,11 @@ impl Bridge {
     ) -> Result<(), DropReason> {
         let (c, src, dst) = self.classify(in_idx, slot)?;
         let in_port = self.members[in_idx].port;
-        if let Learned::Moved { .. } = self.mac.learn(c.vlan, src, in_port, now) {
+        if let Learned::Moved { .. } = mac.learn(c.vlan, src, in_port, now) {
             tracing::debug!(bridge = %self.name, vlan = c.vlan, mac = %src, port = in_port, "station moved");
         }
         if dst.is_unicast() {
-            if let Some(out) = self.mac.lookup(c.vlan, dst, now) {
+            if let Some(out) = mac.lookup(c.vlan, dst, now) {
                 if out == in_port {
                     return Err(DropReason::DstIsIngressPort);
                 }

@@ -15,7 +15,7 @@
 
 use crate::bridge::{Bridge, Member, PortRuntime, TxDesc};
 use crate::counters::{DropReason, PortCounters};
-use crate::mac_table::Millis;
+use crate::mac_table::{lock_mac, Millis, SharedMac};
 use crate::offload::{complete_checksum, OffloadCaps, Segmenter, MAX_OFFLOAD_HEADER};
 use crate::openflow::{self, Exec, OfBridge, OfConfig, PacketInSink};
 use crate::packet::{OwnedFrames, RxBatch, TxFrame, BATCH_SIZE, OWNED_BIT};
@@ -96,6 +96,22 @@ impl Datapath {
         }
     }
 
+    /// Adds a bridge with a given id that learns into `mac` (a replica of a bridge served by
+    /// several threads shares one table). False if the id is taken.
+    pub fn add_bridge_with(&mut self, id: BridgeId, name: &str, mac: SharedMac) -> bool {
+        let i = id as usize;
+        if self.bridges.len() <= i {
+            self.bridges.resize_with(i + 1, || None);
+        }
+        match self.bridges.get_mut(i) {
+            Some(slot @ None) => {
+                *slot = Some(Bridge::with_mac(name, mac));
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Removes a bridge and returns its ports (the caller decides whether to destroy them).
     pub fn del_bridge(&mut self, id: BridgeId) -> Vec<Box<dyn Port>> {
         let members: Vec<PortId> = match self.bridge(id) {
@@ -127,11 +143,12 @@ impl Datapath {
         mac_aging_secs: Option<u32>,
     ) {
         if let Some(b) = self.bridge_mut(id) {
+            let mut mac = lock_mac(&b.mac);
             if let Some(n) = mac_table_size {
-                b.mac.set_limit(n);
+                mac.set_limit(n);
             }
             if let Some(s) = mac_aging_secs {
-                b.mac.set_aging_secs(s);
+                mac.set_aging_secs(s);
             }
         }
     }
@@ -173,6 +190,39 @@ impl Datapath {
         Some(id)
     }
 
+    /// Adds a port under a given id (ids chosen by the caller, the same on every thread
+    /// for one port). `None` if the bridge does not exist or the id is taken.
+    pub fn add_port_with_id(
+        &mut self,
+        bridge: BridgeId,
+        id: PortId,
+        io: Box<dyn Port>,
+        vlan: &VlanSpec,
+    ) -> Option<PortId> {
+        self.bridge(bridge)?;
+        let i = id as usize;
+        if self.ports.get(i).is_some_and(Option::is_some) {
+            return None;
+        }
+        if self.ports.len() <= i {
+            self.ports.resize_with(i + 1, || None);
+            self.runtime.resize_with(i + 1, PortRuntime::new);
+        }
+        let (mtu, caps) = (io.mtu(), io.offloads());
+        self.ports[i] = Some(PortSlot { io, bridge, caps });
+        self.runtime[i] = PortRuntime::new();
+        if self.live.len() <= i {
+            self.live.resize(i + 1, false);
+        }
+        self.live[i] = true;
+        self.bridge_mut(bridge)?.add_member(Member {
+            port: id,
+            vlan: PortVlan::from_spec(vlan),
+            mtu,
+        });
+        Some(id)
+    }
+
     /// Removes a port and returns it.
     pub fn del_port(&mut self, id: PortId) -> Option<Box<dyn Port>> {
         let slot = self.ports.get_mut(id as usize)?.take()?;
@@ -201,7 +251,7 @@ impl Datapath {
             Some(m) => m.vlan = PortVlan::from_spec(vlan),
             None => return false,
         }
-        b.mac.flush_port(id);
+        lock_mac(&b.mac).flush_port(id);
         true
     }
 
@@ -379,7 +429,7 @@ impl Datapath {
     /// Ages out learned addresses in every bridge.
     pub fn expire(&mut self, now: Millis) {
         for b in self.bridges.iter_mut().flatten() {
-            b.mac.expire(now);
+            lock_mac(&b.mac).expire(now);
             if let Some(of) = b.of.as_mut() {
                 of.fast.sweep(now);
             }
@@ -418,8 +468,8 @@ impl Datapath {
         let Some(b) = self.bridge(bridge) else {
             return Vec::new();
         };
-        b.mac
-            .entries(now)
+        let entries = lock_mac(&b.mac).entries(now);
+        entries
             .into_iter()
             .map(|(vlan, mac, e)| FdbRow {
                 port: self
@@ -437,18 +487,19 @@ impl Datapath {
         let Some(b) = self.bridge(bridge) else {
             return FdbStats::default();
         };
+        let mac = lock_mac(&b.mac);
         FdbStats {
-            entries: b.mac.entries(now).len(),
-            limit: b.mac.limit(),
-            aging_secs: b.mac.aging_secs(),
-            moves: b.mac.moves(),
-            evictions: b.mac.evictions(),
+            entries: mac.entries(now).len(),
+            limit: mac.limit(),
+            aging_secs: mac.aging_secs(),
+            moves: mac.moves(),
+            evictions: mac.evictions(),
         }
     }
 
     pub fn fdb_flush(&mut self, bridge: BridgeId) {
         if let Some(b) = self.bridge_mut(bridge) {
-            b.mac.flush();
+            lock_mac(&b.mac).flush();
         }
     }
 }

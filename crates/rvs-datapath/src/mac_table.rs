@@ -10,6 +10,7 @@
 use crate::PortId;
 use lru::LruCache;
 use rvs_wire::EthernetAddress;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Milliseconds on the datapath's monotonic clock.
 pub type Millis = u64;
@@ -42,6 +43,41 @@ fn unkey(k: u64) -> (u16, EthernetAddress) {
         (k >> 48) as u16,
         EthernetAddress::from_u64(k & 0xffff_ffff_ffff),
     )
+}
+
+/// A bridge's table, shared by the datapath threads that serve its ports. A thread locks
+/// it at most once per receive batch ([`MacLock`]), never per packet.
+pub type SharedMac = Arc<Mutex<MacTable>>;
+
+/// A new shared table.
+pub fn shared_mac(limit: usize, aging_secs: u32) -> SharedMac {
+    Arc::new(Mutex::new(MacTable::new(limit, aging_secs)))
+}
+
+/// Locks a shared table (a panic elsewhere while it was held leaves it usable: every
+/// operation keeps the table consistent before it can fail).
+pub fn lock_mac(m: &Mutex<MacTable>) -> MutexGuard<'_, MacTable> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The shared table of one bridge for the length of one batch, locked on first use.
+pub struct MacLock<'m> {
+    shared: &'m Mutex<MacTable>,
+    guard: Option<MutexGuard<'m, MacTable>>,
+}
+
+impl<'m> MacLock<'m> {
+    pub fn new(shared: &'m Mutex<MacTable>) -> Self {
+        MacLock {
+            shared,
+            guard: None,
+        }
+    }
+
+    /// The table, locking it if this batch has not yet.
+    pub fn get(&mut self) -> &mut MacTable {
+        self.guard.get_or_insert_with(|| lock_mac(self.shared))
+    }
 }
 
 pub struct MacTable {

@@ -28,7 +28,7 @@
 use crate::bridge::{Bridge, PortRuntime, TagEdit, TxDesc};
 use crate::counters::DropReason;
 use crate::datapath::BridgeId;
-use crate::mac_table::Millis;
+use crate::mac_table::{MacLock, Millis};
 use crate::offload;
 use crate::packet::{FrameRef, OwnedFrames, RxBatch, OWNED_BIT};
 use crate::PortId;
@@ -335,9 +335,11 @@ pub(crate) struct Pkt<'k> {
 }
 
 /// Runs `actions` on one packet. Returns whether anything was sent or handed on.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn execute(
     ex: &mut Exec<'_>,
     bridge: &mut Bridge,
+    mac: &mut MacLock<'_>,
     cfg: &OfConfig,
     maps_of: &OfBridgeMaps<'_>,
     pkt: &Pkt<'_>,
@@ -348,7 +350,7 @@ pub(crate) fn execute(
         id: slot,
         private: false,
     };
-    run(ex, bridge, cfg, maps_of.0, pkt, &mut cur, actions, 0)
+    run(ex, bridge, mac, cfg, maps_of.0, pkt, &mut cur, actions, 0)
 }
 
 /// Borrowed port maps (keeps `PortMaps` private to this module).
@@ -358,6 +360,7 @@ pub(crate) struct OfBridgeMaps<'a>(&'a PortMaps);
 fn run(
     ex: &mut Exec<'_>,
     bridge: &mut Bridge,
+    mac: &mut MacLock<'_>,
     cfg: &OfConfig,
     maps: &PortMaps,
     pkt: &Pkt<'_>,
@@ -405,7 +408,7 @@ fn run(
                     return Err(DropReason::NoOutput);
                 };
                 // The L2 switch counts its own drops on the ingress port.
-                let r = bridge.normal(pkt.in_port, cur.id, f, ex.now, ex.rt, ex.dirty);
+                let r = bridge.normal(mac.get(), pkt.in_port, cur.id, f, ex.now, ex.rt, ex.dirty);
                 if let Err(reason) = r {
                     ex.count_drop(pkt.in_port, reason);
                 }
@@ -490,6 +493,7 @@ fn run(
                     if let Err(reason) = run(
                         ex,
                         bridge,
+                        mac,
                         cfg,
                         maps,
                         pkt,
@@ -608,6 +612,8 @@ pub(crate) fn process_batch(bridge: &mut Bridge, in_port: PortId, ex: &mut Exec<
     }
     let OfBridge { cfg, fast, maps } = &mut of;
     let cfg: &OfConfig = cfg;
+    let shared_mac = Arc::clone(&bridge.mac);
+    let mut mac = MacLock::new(&shared_mac);
     fast.set_now(ex.now);
     let maps_of = OfBridgeMaps(maps);
     fast.process_batch(&cfg.flows, &keys[..n], &bytes[..n], |j, lk| {
@@ -623,7 +629,7 @@ pub(crate) fn process_batch(bridge: &mut Bridge, in_port: PortId, ex: &mut Exec<
             in_ofport,
             key,
         };
-        if let Err(reason) = execute(ex, bridge, cfg, &maps_of, &pkt, slot, lk.actions) {
+        if let Err(reason) = execute(ex, bridge, &mut mac, cfg, &maps_of, &pkt, slot, lk.actions) {
             ex.count_drop(in_port, reason);
         }
     });
@@ -660,6 +666,8 @@ pub(crate) fn packet_out(
     let mut result = Ok(());
     let OfBridge { cfg, fast, maps } = &mut of;
     let cfg: &OfConfig = cfg;
+    let shared_mac = Arc::clone(&bridge.mac);
+    let mut mac = MacLock::new(&shared_mac);
     let mut cur = Cur {
         id: owned_idx | OWNED_BIT,
         private: true,
@@ -682,7 +690,7 @@ pub(crate) fn packet_out(
             };
             if acts.is_empty() {
                 result = Err(DropReason::FlowDrop);
-            } else if let Err(r) = run(ex, bridge, cfg, maps, &p2, &mut c, &acts, 0) {
+            } else if let Err(r) = run(ex, bridge, &mut mac, cfg, maps, &p2, &mut c, &acts, 0) {
                 result = Err(r);
             }
             cur.private = false;
@@ -691,6 +699,7 @@ pub(crate) fn packet_out(
         if let Err(r) = run(
             ex,
             bridge,
+            &mut mac,
             cfg,
             maps,
             &pkt,

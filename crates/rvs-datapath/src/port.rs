@@ -57,6 +57,17 @@ pub trait Port: Send {
     /// File descriptor that becomes readable when frames are queued, if any.
     fn poll_fd(&self) -> Option<RawFd>;
 
+    /// A handle through which another datapath thread transmits on this port while this
+    /// one receives (a bridge whose ports are spread over threads): it sends like the port
+    /// and receives nothing (`poll_fd` none). Frames sent through handles and through the
+    /// port itself may interleave, but each sender keeps its own order.
+    fn tx_handle(&self) -> io::Result<Box<dyn Port>> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("port '{}' cannot transmit from another thread", self.name()),
+        ))
+    }
+
     /// Receive queues the port polls behind [`Port::poll_fd`] (for display).
     fn rx_queues(&self) -> usize {
         1

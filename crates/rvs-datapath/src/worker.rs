@@ -166,6 +166,33 @@ impl Worker {
         Ok(id)
     }
 
+    /// Like [`Worker::add_port`] under an id the caller chose (the same id on every thread
+    /// for one port: its transmit handles on the other threads use it too).
+    pub fn add_port_with_id(
+        &mut self,
+        bridge: BridgeId,
+        id: PortId,
+        io: Box<dyn Port>,
+        vlan: &VlanSpec,
+    ) -> io::Result<PortId> {
+        let fd = io.poll_fd();
+        self.dp
+            .add_port_with_id(bridge, id, io, vlan)
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "no such bridge in the datapath, or the port id is taken",
+                )
+            })?;
+        if let Some(fd) = fd {
+            if let Err(e) = self.epoll.add(fd, u64::from(id)) {
+                self.dp.del_port(id);
+                return Err(e);
+            }
+        }
+        Ok(id)
+    }
+
     pub fn del_port(&mut self, id: PortId) -> Option<Box<dyn Port>> {
         let port = self.dp.del_port(id)?;
         if let Some(fd) = port.poll_fd() {

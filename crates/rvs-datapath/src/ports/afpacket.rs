@@ -107,6 +107,9 @@ pub struct AfPacketPort {
     mtu: usize,
     /// `PACKET_VNET_HDR` is on: every frame is preceded by a virtio-net header.
     vnet_hdr: bool,
+    /// A transmit handle ([`Port::tx_handle`]): the socket is shared with the port that
+    /// receives, which alone reads it.
+    tx_only: bool,
 }
 
 #[repr(C, align(8))]
@@ -231,6 +234,7 @@ impl AfPacketPort {
             ifindex,
             mtu,
             vnet_hdr,
+            tx_only: false,
         })
     }
 
@@ -354,6 +358,9 @@ impl Port for AfPacketPort {
     }
 
     fn recv_batch(&mut self, batch: &mut RxBatch) -> Result<usize, PortFault> {
+        if self.tx_only {
+            return Ok(0);
+        }
         if self.rx_ring.is_some() {
             return self.recv_ring(batch);
         }
@@ -507,11 +514,25 @@ impl Port for AfPacketPort {
     }
 
     fn poll_fd(&self) -> Option<RawFd> {
-        Some(self.fd.as_raw_fd())
+        (!self.tx_only).then_some(self.fd.as_raw_fd())
     }
 
     fn mtu(&self) -> usize {
         self.mtu
+    }
+
+    fn tx_handle(&self) -> io::Result<Box<dyn Port>> {
+        // The same socket (sendmmsg from several threads is safe): same binding, same
+        // virtio-net header setting.
+        Ok(Box::new(AfPacketPort {
+            name: self.name.clone(),
+            rx_ring: None,
+            fd: self.fd.try_clone()?,
+            ifindex: self.ifindex,
+            mtu: self.mtu,
+            vnet_hdr: self.vnet_hdr,
+            tx_only: true,
+        }))
     }
 
     fn offloads(&self) -> OffloadCaps {
@@ -529,6 +550,9 @@ impl Port for AfPacketPort {
     }
 
     fn take_kernel_drops(&mut self) -> u64 {
+        if self.tx_only {
+            return 0;
+        }
         ring::take_kernel_drops(self.fd.as_raw_fd()).unwrap_or(0)
     }
 }

@@ -26,6 +26,8 @@ pub struct MemoryPort {
     mtu: usize,
     caps: OffloadCaps,
     q: Arc<Mutex<Queues>>,
+    /// A transmit handle: sends into the same queue, receives nothing.
+    tx_only: bool,
 }
 
 /// The test side: inject frames, read what the port transmitted.
@@ -61,6 +63,7 @@ impl MemoryPort {
                 mtu,
                 caps,
                 q: q.clone(),
+                tx_only: false,
             },
             MemoryPortHandle { q },
         )
@@ -102,6 +105,9 @@ impl Port for MemoryPort {
     }
 
     fn recv_batch(&mut self, batch: &mut RxBatch) -> Result<usize, PortFault> {
+        if self.tx_only {
+            return Ok(0);
+        }
         let mut q = lock(&self.q);
         let mut n = 0;
         for slot in batch.free_slots() {
@@ -139,6 +145,16 @@ impl Port for MemoryPort {
 
     fn offloads(&self) -> OffloadCaps {
         self.caps
+    }
+
+    fn tx_handle(&self) -> std::io::Result<Box<dyn Port>> {
+        Ok(Box::new(MemoryPort {
+            name: self.name.clone(),
+            mtu: self.mtu,
+            caps: self.caps,
+            q: self.q.clone(),
+            tx_only: true,
+        }))
     }
 
     fn mtu(&self) -> usize {

@@ -36,7 +36,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 pub struct PatchPort {
     name: String,
-    inbox: Arc<Inbox>,
+    /// `None` for a transmit handle ([`Port::tx_handle`]): it only sends.
+    inbox: Option<Arc<Inbox>>,
     peer_inbox: Arc<Inbox>,
     pool: Arc<Pool>,
 }
@@ -56,13 +57,13 @@ impl PatchPort {
         Ok((
             PatchPort {
                 name: a.to_string(),
-                inbox: ia.clone(),
+                inbox: Some(ia.clone()),
                 peer_inbox: ib.clone(),
                 pool: pool.clone(),
             },
             PatchPort {
                 name: b.to_string(),
-                inbox: ib,
+                inbox: Some(ib),
                 peer_inbox: ia,
                 pool,
             },
@@ -76,8 +77,11 @@ impl Port for PatchPort {
     }
 
     fn recv_batch(&mut self, batch: &mut RxBatch) -> Result<usize, PortFault> {
-        eventfd_drain(self.inbox.ready.as_raw_fd());
-        let mut frames = lock(&self.inbox.frames);
+        let Some(inbox) = self.inbox.as_ref() else {
+            return Ok(0);
+        };
+        eventfd_drain(inbox.ready.as_raw_fd());
+        let mut frames = lock(&inbox.frames);
         let mut pool = lock(&self.pool.0);
         let mut n = 0;
         for slot in batch.free_slots() {
@@ -91,7 +95,7 @@ impl Port for PatchPort {
         }
         // Level-triggered readiness: what is left must wake the worker again.
         if !frames.is_empty() {
-            eventfd_signal(self.inbox.ready.as_raw_fd());
+            eventfd_signal(inbox.ready.as_raw_fd());
         }
         batch.commit(n);
         Ok(n)
@@ -120,7 +124,16 @@ impl Port for PatchPort {
     }
 
     fn poll_fd(&self) -> Option<RawFd> {
-        Some(self.inbox.ready.as_raw_fd())
+        self.inbox.as_ref().map(|i| i.ready.as_raw_fd())
+    }
+
+    fn tx_handle(&self) -> io::Result<Box<dyn Port>> {
+        Ok(Box::new(PatchPort {
+            name: self.name.clone(),
+            inbox: None,
+            peer_inbox: self.peer_inbox.clone(),
+            pool: self.pool.clone(),
+        }))
     }
 
     fn mtu(&self) -> usize {
@@ -156,6 +169,19 @@ mod tests {
         // Nothing travels the other way.
         let mut batch2 = RxBatch::new();
         assert_eq!(a.recv_batch(&mut batch2).expect("recv"), 0);
+    }
+
+    #[test]
+    fn a_tx_handle_sends_to_the_peer_and_receives_nothing() {
+        let (a, mut b) = PatchPort::pair("a", "b").expect("pair");
+        let mut h = a.tx_handle().expect("handle");
+        assert!(h.poll_fd().is_none());
+        assert_eq!(h.send_batch(&[TxFrame::whole(&[3u8; 60])]).sent, 1);
+        let mut batch = RxBatch::new();
+        assert_eq!(b.recv_batch(&mut batch).expect("recv"), 1);
+        assert_eq!(b.send_batch(&[TxFrame::whole(&[4u8; 60])]).sent, 1);
+        let mut none = RxBatch::new();
+        assert_eq!(h.recv_batch(&mut none).expect("recv"), 0);
     }
 
     #[test]
