@@ -7,11 +7,33 @@
 //! last known namespace, then every named namespace under `/run/netns`. A TAP fd, once open,
 //! works from any namespace.
 //!
-//! Devices are created with a virtio-net header (`IFF_VNET_HDR`) and multi-queue support.
-//! Offloads are switched on at every attach with `TUNSETOFFLOAD` (checksum, TSO4/6 with
-//! ECN, and USO where the kernel has it — older kernels refuse the USO bits, and rvs asks
-//! again without them), so the namespace or guest behind the tap sends 64 KB GSO frames with
-//! partial checksums, and rvs hands it such frames too. The setting belongs to the device
+//! Queues: devices are created with multi-queue support (`IFF_MULTI_QUEUE`), and a port
+//! opens 1 to [`MAX_QUEUES`] of them, each a `/dev/net/tun` descriptor attached with the
+//! same `TUNSETIFF` flags. The kernel hands each frame the host sends to one queue, by the
+//! frame's flow (and, once rvs has written a flow to a queue, replies of that flow to the
+//! same queue). With several queues:
+//! - [`Port::poll_fd`] is an epoll instance holding every queue, readable when any is;
+//!   [`Port::recv_batch`] asks it which queues are ready (one `epoll_wait` without
+//!   timeout), gives each ready queue an equal share of the batch, then fills what is left,
+//!   starting one queue further on every call, so a busy queue cannot starve the others;
+//! - [`Port::send_batch`] writes each frame to the queue picked by [`flow_hash`] (addresses,
+//!   protocol and ports), so one flow always leaves through one queue and keeps its order;
+//!   one `writev` per frame, as with one queue (TAP has no batched write); the hash reads
+//!   a copy of the first 66 bytes on the stack, nothing is allocated;
+//! - [`Port::queue_counters`] gives the frames each queue carried.
+//!
+//! Attaching to an existing device opens the same number of queues. A device made without
+//! multi-queue support (by another tool) has only one: asking it for more is refused with
+//! [`io::ErrorKind::Unsupported`]. Other processes may hold further queues of a
+//! multi-queue device; the kernel then shares the device's frames among all holders. A
+//! device created for a port becomes persistent only once every queue is open, so a
+//! refused open leaves nothing behind.
+//!
+//! Devices are created with a virtio-net header (`IFF_VNET_HDR`). Offloads are switched on
+//! at every attach with `TUNSETOFFLOAD` (checksum, TSO4/6 with ECN, and USO where the kernel
+//! has it — older kernels refuse the USO bits, and rvs asks again without them), so the
+//! namespace or guest behind the tap sends 64 KB GSO frames with partial checksums, and rvs
+//! hands it such frames too. The setting belongs to the device (set once, through queue 0)
 //! and stays after rvsd lets go. Devices made by older rvs versions already have the vnet
 //! header and get their offloads on the next attach; a device opened without the vnet header
 //! (one of the fallback flag sets) has no offloads: the kernel then gives complete frames
