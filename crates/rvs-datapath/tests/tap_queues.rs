@@ -272,3 +272,62 @@ fn single_queue_devices_and_bad_counts_are_refused_clearly() {
     }
     assert_eq!(fault, Some(PortFault::InterfaceGone));
 }
+
+/// With several queues holding frames, one receive call shares the batch among them:
+/// every ready queue gets at least an equal part, whatever its position.
+#[test]
+fn one_receive_shares_the_batch_among_ready_queues() {
+    require_root();
+    require_tool("ip");
+    let host = TapHost::new(P, Some(&format!("{NS_ADDR}/24")));
+    let (mut port, _) = TapPort::open_or_create(host.port(), None, 4).expect("4-queue tap");
+    host.plug();
+    host.ns
+        .run(&[
+            "ip",
+            "neigh",
+            "replace",
+            &PEER_ADDR.to_string(),
+            "lladdr",
+            &rvs_lab::frames::fmt_mac(&PEER_MAC),
+            "dev",
+            host.nic(),
+        ])
+        .expect("static neighbour");
+    let sockets: Vec<UdpSocket> = host.ns.enter(|| {
+        (0..FLOWS)
+            .map(|_| UdpSocket::bind(SocketAddrV4::new(NS_ADDR, 0)).expect("bind"))
+            .collect()
+    });
+    let per_flow = 16;
+    for _ in 0..per_flow {
+        for s in &sockets {
+            s.send_to(&[7; 64], SocketAddrV4::new(PEER_ADDR, 9))
+                .expect("send_to");
+        }
+    }
+    std::thread::sleep(Duration::from_millis(100));
+
+    let mut batch = RxBatch::new();
+    let got = port.recv_batch(&mut batch).expect("receive");
+    let first: Vec<u64> = port.queue_counters().iter().map(|q| q.rx_packets).collect();
+    let sent = FLOWS as usize * per_flow;
+    let rest = recv_udp(&mut port, sent - got, Duration::from_secs(10));
+    let total: Vec<u64> = port.queue_counters().iter().map(|q| q.rx_packets).collect();
+    assert_eq!(
+        got,
+        batch.capacity(),
+        "a full batch: {first:?} of {total:?}"
+    );
+    assert_eq!(got + rest.len(), sent, "every datagram arrives once");
+    let ready = total.iter().filter(|&&n| n > 0).count();
+    assert!(ready >= 2, "{total:?}");
+    let share = got.div_ceil(ready) as u64;
+    for (q, (&f, &t)) in first.iter().zip(&total).enumerate() {
+        // At least its share (more when another queue had less than its share).
+        assert!(
+            f >= t.min(share),
+            "queue {q}: first call took {f} of {t} (share {share}); all: {first:?} of {total:?}"
+        );
+    }
+}
