@@ -47,6 +47,9 @@ impl Envelope {
     }
 }
 
+/// Most queues a tap or internal port may have (`add-port --queues`).
+pub const MAX_TAP_QUEUES: u16 = 16;
+
 /// Kind of port, as `add-port --type`.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -169,6 +172,9 @@ pub enum Request {
         /// Requested OpenFlow port number (`ofport_request`); rvsd picks one when absent.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ofport: Option<u32>,
+        /// Queues of a tap or internal port, 1 to [`MAX_TAP_QUEUES`] (absent: 1).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        queues: Option<u16>,
     },
     SetPort {
         bridge: String,
@@ -485,6 +491,17 @@ pub struct PortStats {
     pub sw_segments: u64,
     /// Drops by reason name; only nonzero reasons are listed.
     pub drops: std::collections::BTreeMap<String, u64>,
+    /// Frames per queue, queue 0 first, for ports with several queues (empty otherwise,
+    /// and from older daemons).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queues: Vec<QueueStats>,
+}
+
+/// Frames one queue of a multi-queue port received and sent.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct QueueStats {
+    pub rx_packets: u64,
+    pub tx_packets: u64,
 }
 
 impl PortStats {
@@ -543,6 +560,7 @@ mod tests {
             may_exist: false,
             peer: None,
             ofport: None,
+            queues: Some(4),
         });
         let line = serde_json::to_string(&env).expect("serialize");
         assert!(!line.contains('\n'));

@@ -283,6 +283,11 @@ impl Datapath {
         self.runtime.get(id as usize).map(|r| r.counters.clone())
     }
 
+    /// Per-queue frame counts of a multi-queue port (empty otherwise).
+    pub fn queue_counters(&self, id: PortId) -> Vec<crate::port::QueueCounters> {
+        self.port(id).map(Port::queue_counters).unwrap_or_default()
+    }
+
     /// Receives and forwards up to one batch from `port`. Returns the frames received.
     pub fn poll_port(&mut self, port: PortId, now: Millis) -> Result<usize, PortFault> {
         let Some(slot) = self.ports.get_mut(port as usize).and_then(Option::as_mut) else {

@@ -50,4 +50,4 @@ pub type PortId = u32;
 pub use counters::{DropReason, PortCounters};
 pub use datapath::{BridgeId, Datapath, FdbRow, FdbStats};
 pub use offload::OffloadCaps;
-pub use port::{Port, PortFault, TxOutcome};
+pub use port::{Port, PortFault, QueueCounters, TxOutcome};

@@ -18,6 +18,13 @@ pub struct TxOutcome {
     pub bytes: u64,
 }
 
+/// Frames one queue of a multi-queue port carried.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueCounters {
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+}
+
 /// Why a port stopped working.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PortFault {
@@ -80,6 +87,12 @@ pub trait Port: Send {
     /// (the queue or ring was full). Counted as drop reason `kernel_rx_queue`.
     fn take_kernel_drops(&mut self) -> u64 {
         0
+    }
+
+    /// Per-queue frame counts of a port with several queues, queue 0 first; empty for a
+    /// port with one queue.
+    fn queue_counters(&self) -> Vec<QueueCounters> {
+        Vec::new()
     }
 
     /// Re-reads slow-changing properties (MTU). Called about once a second.

@@ -953,6 +953,7 @@ fn apply(ctl: &Control, action: &Action, undo: &mut Vec<Undo>) -> Result<Outcome
                     may_exist: true,
                     peer: peer.clone(),
                     ofport: None,
+                    queues: None,
                 },
             )?;
             undo.push(Undo::DelPort {

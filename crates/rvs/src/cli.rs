@@ -444,6 +444,10 @@ pub struct AddPortArgs {
     /// OpenFlow port number to request (1-65279), as ofport_request in Open vSwitch.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=0xfeff))]
     pub ofport: Option<u32>,
+    /// Queues of a tap or internal port (1-16, default 1): one descriptor each, picked
+    /// per flow on transmit.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=i64::from(rvs_api::MAX_TAP_QUEUES)))]
+    pub queues: Option<u16>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
@@ -694,6 +698,9 @@ pub fn to_request(command: &Command) -> Result<Request, String> {
                 (_, Some(_)) => return Err("--peer applies only to --type patch".to_string()),
                 (_, None) => None,
             };
+            if a.queues.is_some() && !matches!(a.kind, PortType::Tap | PortType::Internal) {
+                return Err("--queues applies only to --type tap and internal".to_string());
+            }
             Request::AddPort {
                 bridge,
                 name,
@@ -702,6 +709,7 @@ pub fn to_request(command: &Command) -> Result<Request, String> {
                 may_exist: a.may_exist,
                 peer,
                 ofport: a.ofport,
+                queues: a.queues,
             }
         }
         Command::SetPort(a) => {
@@ -976,6 +984,7 @@ mod tests {
                 may_exist: false,
                 peer: None,
                 ofport: None,
+                queues: None,
             }
         );
         assert_eq!(
@@ -1001,6 +1010,7 @@ mod tests {
                 may_exist: true,
                 peer: None,
                 ofport: None,
+                queues: None,
             }
         );
         assert_eq!(
@@ -1029,6 +1039,7 @@ mod tests {
                 may_exist: false,
                 peer: None,
                 ofport: None,
+                queues: None,
             }
         );
         assert_eq!(
@@ -1053,6 +1064,7 @@ mod tests {
                 may_exist: false,
                 peer: None,
                 ofport: None,
+                queues: None,
             }
         );
     }
@@ -1358,6 +1370,36 @@ mod tests {
         assert!(is_change(&parse(&["fdb-flush", "b"]).unwrap().command));
         assert!(!is_change(&parse(&["fdb-show", "b"]).unwrap().command));
         assert!(!is_change(&parse(&["version"]).unwrap().command));
+    }
+
+    #[test]
+    fn add_port_queues() {
+        match req_ok(&["add-port", "br0", "t0", "--type", "tap", "--queues", "4"]) {
+            Request::AddPort { kind, queues, .. } => {
+                assert_eq!((kind, queues), (PortKind::Tap, Some(4)))
+            }
+            other => panic!("unexpected request {other:?}"),
+        }
+        match req_ok(&[
+            "add-port", "br0", "i0", "--type", "internal", "--queues", "16",
+        ]) {
+            Request::AddPort { queues, .. } => assert_eq!(queues, Some(16)),
+            other => panic!("unexpected request {other:?}"),
+        }
+        for bad in ["0", "17", "-1", "x"] {
+            assert!(
+                parse(&["add-port", "br0", "t0", "--type", "tap", "--queues", bad]).is_err(),
+                "--queues {bad} must be refused"
+            );
+        }
+        for kind in ["system", "afxdp", "patch"] {
+            let mut args = vec!["add-port", "br0", "p0", "--type", kind, "--queues", "2"];
+            if kind == "patch" {
+                args.extend(["--peer", "p1"]);
+            }
+            let err = req_err(&args);
+            assert!(err.contains("--queues applies only"), "{kind}: {err}");
+        }
     }
 
     #[test]

@@ -164,8 +164,7 @@ pub fn fdb_summary(s: &rvs_api::FdbSummary) -> String {
     )
 }
 
-/// Per-port counters, with one indented line for software offload work (when there was
-/// any) and one per nonzero drop reason.
+/// Each datapath thread, with its bridges and receive queues.
 pub fn dp_threads(threads: &[DpThreadInfo]) -> String {
     let mut out = String::new();
     for t in threads {
@@ -190,6 +189,8 @@ pub fn dp_threads(threads: &[DpThreadInfo]) -> String {
     out
 }
 
+/// Per-port counters, with one indented line for software offload work (when there was
+/// any), one per nonzero drop reason and, for multi-queue ports, one per queue.
 pub fn port_stats(ports: &[PortStats]) -> String {
     let mut out = String::new();
     for p in ports {
@@ -212,6 +213,13 @@ pub fn port_stats(ports: &[PortStats]) -> String {
         }
         for (reason, n) in p.drops.iter().filter(|(_, n)| **n != 0) {
             let _ = writeln!(out, "    drop {reason}={n}");
+        }
+        for (i, q) in p.queues.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "    queue {i}: rx pkts={}  tx pkts={}",
+                q.rx_packets, q.tx_packets
+            );
         }
     }
     out
@@ -328,7 +336,7 @@ pub fn render(
 mod tests {
     use super::*;
     use crate::cli::{BridgeArg, Command};
-    use rvs_api::{ErrorKind, PortInfo, PortKind, VlanMode};
+    use rvs_api::{ErrorKind, PortInfo, PortKind, QueueStats, VlanMode};
     use std::collections::BTreeMap;
 
     fn sample_show() -> Vec<BridgeInfo> {
@@ -495,6 +503,18 @@ Bridge br1
             },
             PortStats {
                 port: "tap1".into(),
+                rx_packets: 3,
+                tx_packets: 4,
+                queues: vec![
+                    QueueStats {
+                        rx_packets: 1,
+                        tx_packets: 4,
+                    },
+                    QueueStats {
+                        rx_packets: 2,
+                        tx_packets: 0,
+                    },
+                ],
                 ..Default::default()
             },
             PortStats {
@@ -510,7 +530,9 @@ Bridge br1
             "port veth-a: rx pkts=10 bytes=1000  tx pkts=20 bytes=2000  drops=5\n\
              \x20   drop no-buffer=2\n\
              \x20   drop vlan-filtered=3\n\
-             port tap1: rx pkts=0 bytes=0  tx pkts=0 bytes=0  drops=0\n\
+             port tap1: rx pkts=3 bytes=0  tx pkts=4 bytes=0  drops=0\n\
+             \x20   queue 0: rx pkts=1  tx pkts=4\n\
+             \x20   queue 1: rx pkts=2  tx pkts=0\n\
              port mem: rx pkts=0 bytes=0  tx pkts=45 bytes=0  drops=0\n\
              \x20   software offload: csum=1 segments=44\n"
         );
@@ -523,6 +545,7 @@ Bridge br1
             r#"{"port":"p","rx_packets":1,"rx_bytes":2,"tx_packets":3,"tx_bytes":4,"drops":{}}"#;
         let p: PortStats = serde_json::from_str(json).expect("old PortStats");
         assert_eq!((p.sw_csum, p.sw_segments, p.tx_bytes), (0, 0, 4));
+        assert!(p.queues.is_empty());
     }
 
     #[test]

@@ -350,6 +350,7 @@ fn change_command_succeeds_silently() {
             may_exist: true,
             peer: None,
             ofport: None,
+            queues: None,
         },
         ok(Response::Done),
     );

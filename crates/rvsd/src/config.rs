@@ -7,7 +7,9 @@
 //! being overwritten, so nothing a user configured is lost.
 
 use anyhow::{bail, Context, Result};
-use rvs_api::{FailMode, PortKind, VlanSpec, DEFAULT_MAC_AGING_SECS, DEFAULT_MAC_TABLE_SIZE};
+use rvs_api::{
+    FailMode, PortKind, VlanSpec, DEFAULT_MAC_AGING_SECS, DEFAULT_MAC_TABLE_SIZE, MAX_TAP_QUEUES,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs;
@@ -102,6 +104,18 @@ pub struct PortConfig {
     /// OpenFlow port number (requested or assigned; kept for the port's lifetime).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ofport: Option<u32>,
+    /// Queues of a tap or internal port. Left out when 1, so databases without it (and
+    /// rvsd versions that do not know it) read the same.
+    #[serde(default = "one_queue", skip_serializing_if = "is_one_queue")]
+    pub queues: u16,
+}
+
+fn one_queue() -> u16 {
+    1
+}
+
+fn is_one_queue(n: &u16) -> bool {
+    *n == 1
 }
 
 impl Config {
@@ -137,6 +151,13 @@ impl Config {
                         path.display()
                     )
                 })?;
+                if !(1..=MAX_TAP_QUEUES).contains(&pc.queues) {
+                    bail!(
+                        "configuration database {}: port {b}/{p}: {} queues is outside 1-{MAX_TAP_QUEUES}",
+                        path.display(),
+                        pc.queues
+                    );
+                }
             }
         }
         Ok(cfg)
@@ -212,6 +233,7 @@ mod tests {
                 netns: Some("h1".into()),
                 peer: None,
                 ofport: Some(3),
+                queues: 4,
             },
         );
         cfg.bridges.insert("br0".into(), br);
@@ -221,6 +243,29 @@ mod tests {
             !d.join("sub/.conf.db.tmp").exists(),
             "temporary file renamed away"
         );
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn queues_default_to_one_and_one_is_not_written() {
+        let d = tempdir("queues");
+        let db = d.join("conf.db");
+        // A database from before `queues`.
+        fs::write(&db, r#"{"format_version":1,"bridges":{"b":{"mac_aging_secs":300,"mac_table_size":10,"ports":{"t":{"kind":"tap"}}}}}"#).expect("write");
+        let mut cfg = Config::load(&db).expect("old database loads");
+        let port = |c: &Config| c.bridges["b"].ports["t"].queues;
+        assert_eq!(port(&cfg), 1);
+        cfg.save(&db).expect("save");
+        let text = fs::read_to_string(&db).expect("read");
+        assert!(!text.contains("queues"), "one queue stays implicit: {text}");
+        if let Some(p) = cfg.bridges.get_mut("b").and_then(|b| b.ports.get_mut("t")) {
+            p.queues = 4;
+        }
+        cfg.save(&db).expect("save");
+        assert!(fs::read_to_string(&db)
+            .expect("read")
+            .contains("\"queues\": 4"));
+        assert_eq!(port(&Config::load(&db).expect("load")), 4);
         let _ = fs::remove_dir_all(&d);
     }
 
@@ -238,6 +283,9 @@ mod tests {
         fs::write(&db, r#"{"format_version":1,"bridges":{"b":{"mac_aging_secs":300,"mac_table_size":10,"ports":{"p":{"kind":"system","vlan":{"tag":9999,"trunks":[],"mode":null}}}}}}"#).expect("write");
         let err = format!("{:#}", Config::load(&db).expect_err("must refuse"));
         assert!(err.contains("outside 1-4094"), "{err}");
+        fs::write(&db, r#"{"format_version":1,"bridges":{"b":{"mac_aging_secs":300,"mac_table_size":10,"ports":{"p":{"kind":"tap","queues":17}}}}}"#).expect("write");
+        let err = format!("{:#}", Config::load(&db).expect_err("must refuse"));
+        assert!(err.contains("17 queues is outside 1-16"), "{err}");
         fs::write(&db, r#"{"format_version":1,"bogus":1}"#).expect("write");
         assert!(Config::load(&db).is_err(), "unknown keys are refused");
         let _ = fs::remove_dir_all(&d);

@@ -16,7 +16,7 @@
 use crate::config::{BridgeConfig, Config, PortConfig};
 use rvs_api::{
     ApiError, BridgeInfo, BridgeSettings, ErrorKind, FdbEntry, FdbSummary, PortInfo, PortKind,
-    PortStats, PortVlanChange, Request, Response, VlanSpec,
+    PortStats, PortVlanChange, QueueStats, Request, Response, VlanSpec, MAX_TAP_QUEUES,
 };
 use rvs_datapath::ports::afpacket::AfPacketPort;
 use rvs_datapath::ports::afxdp::AfxdpPort;
@@ -122,6 +122,21 @@ fn check_settings(s: &BridgeSettings) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The queue count of a new port: `--queues` only for tap and internal ports, 1 to
+/// [`MAX_TAP_QUEUES`]; 1 when not given.
+fn check_queues(kind: PortKind, queues: Option<u16>) -> Result<u16, ApiError> {
+    match queues {
+        None => Ok(1),
+        Some(_) if !matches!(kind, PortKind::Tap | PortKind::Internal) => Err(ApiError::invalid(
+            format!("--queues applies only to --type tap and internal, not {kind}"),
+        )),
+        Some(n) if (1..=MAX_TAP_QUEUES).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::invalid(format!(
+            "{n} queues is outside 1-{MAX_TAP_QUEUES}"
+        ))),
+    }
+}
+
 /// An opened port, with where it was found.
 struct Opened {
     io: Box<dyn Port>,
@@ -131,7 +146,12 @@ struct Opened {
     detail: Option<String>,
 }
 
-fn open_port(name: &str, kind: PortKind, netns_hint: Option<&str>) -> Result<Opened, ApiError> {
+fn open_port(
+    name: &str,
+    kind: PortKind,
+    netns_hint: Option<&str>,
+    queues: u16,
+) -> Result<Opened, ApiError> {
     match kind {
         PortKind::System => match AfPacketPort::open(name) {
             Ok(p) => Ok(Opened { io: Box::new(p), netns: None, created: false, detail: None }),
@@ -157,9 +177,16 @@ fn open_port(name: &str, kind: PortKind, netns_hint: Option<&str>) -> Result<Ope
             Err(e) if e.kind() == std::io::ErrorKind::ResourceBusy => Err(ApiError::invalid(e.to_string())),
             Err(e) => Err(ApiError::new(ErrorKind::System, format!("cannot open AF_XDP port on '{name}': {e}"))),
         },
-        PortKind::Tap | PortKind::Internal => match TapPort::open_or_create(name, netns_hint) {
-            Ok((p, attach)) => Ok(Opened { io: Box::new(p), netns: attach.netns, created: attach.created, detail: None }),
-            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput || e.kind() == std::io::ErrorKind::ResourceBusy => {
+        PortKind::Tap | PortKind::Internal => match TapPort::open_or_create(name, netns_hint, usize::from(queues)) {
+            Ok((p, attach)) => {
+                let n = p.queue_count();
+                let detail = (n > 1).then(|| format!("{kind}, {n} queues"));
+                Ok(Opened { io: Box::new(p), netns: attach.netns, created: attach.created, detail })
+            }
+            Err(e) if matches!(
+                e.kind(),
+                std::io::ErrorKind::InvalidInput | std::io::ErrorKind::ResourceBusy | std::io::ErrorKind::Unsupported
+            ) => {
                 Err(ApiError::invalid(e.to_string()))
             }
             Err(e) => Err(ApiError::new(ErrorKind::System, format!("cannot open tap device '{name}': {e}"))),
@@ -282,7 +309,7 @@ impl State {
         if pc.kind == PortKind::Patch {
             return self.attach_patch(bridge, name, pc);
         }
-        match open_port(name, pc.kind, pc.netns.as_deref()) {
+        match open_port(name, pc.kind, pc.netns.as_deref(), pc.queues) {
             Ok(opened) => {
                 let netns = opened.netns.clone();
                 let detail = opened.detail.clone();
@@ -547,7 +574,8 @@ impl State {
                 may_exist,
                 peer,
                 ofport,
-            } => self.add_port(bridge, name, kind, vlan, may_exist, peer, ofport),
+                queues,
+            } => self.add_port(bridge, name, kind, vlan, may_exist, peer, ofport, queues),
             Request::SetPort {
                 bridge,
                 name,
@@ -714,9 +742,11 @@ impl State {
         may_exist: bool,
         peer: Option<String>,
         ofport: Option<u32>,
+        queues: Option<u16>,
     ) -> ApiResult {
         check_name("port", &name)?;
         let vlan = vlan.validated().map_err(ApiError::invalid)?;
+        let queues = check_queues(kind, queues)?;
         if let Some(n) = ofport {
             if !(1..=0xfeff).contains(&n) {
                 return Err(ApiError::invalid(format!(
@@ -779,7 +809,7 @@ impl State {
         if kind == PortKind::Patch {
             return self.add_patch_port(bridge, name, vlan, peer, ofport);
         }
-        let opened = open_port(&name, kind, None)?;
+        let opened = open_port(&name, kind, None, queues)?;
         let netns = opened.netns.clone();
         let detail = opened.detail.clone();
         let mut next = self.config.clone();
@@ -793,6 +823,7 @@ impl State {
             },
             peer: None,
             ofport: Some(ofport),
+            queues,
         };
         if let Some(b) = next.bridges.get_mut(&bridge) {
             b.ports.insert(name.clone(), pc);
@@ -846,6 +877,7 @@ impl State {
             netns: None,
             peer,
             ofport: Some(ofport),
+            queues: 1,
         };
         let mut next = self.config.clone();
         if let Some(b) = next.bridges.get_mut(&bridge) {
@@ -1110,7 +1142,13 @@ impl State {
                 .call(move |w| {
                     w.datapath().collect_kernel_drops();
                     ids.iter()
-                        .map(|(_, id)| id.and_then(|id| w.datapath().counters(id)))
+                        .map(|(_, id)| {
+                            id.map(|id| {
+                                let dp = w.datapath();
+                                (dp.counters(id), dp.queue_counters(id))
+                            })
+                            .unwrap_or_default()
+                        })
                         .collect::<Vec<_>>()
                 })
                 .map_err(|_| worker_gone())?
@@ -1118,7 +1156,7 @@ impl State {
         let ports = ids
             .into_iter()
             .zip(counters)
-            .map(|((port, _), c)| {
+            .map(|((port, _), (c, queues))| {
                 let c = c.unwrap_or_default();
                 PortStats {
                     port,
@@ -1129,6 +1167,13 @@ impl State {
                     sw_csum: c.sw_csum,
                     sw_segments: c.sw_segments,
                     drops: c.drops_by_name().map(|(k, v)| (k.to_string(), v)).collect(),
+                    queues: queues
+                        .into_iter()
+                        .map(|q| QueueStats {
+                            rx_packets: q.rx_packets,
+                            tx_packets: q.tx_packets,
+                        })
+                        .collect(),
                 }
             })
             .collect();
@@ -1176,4 +1221,32 @@ fn thread_cpu_ms(tid: u32) -> Option<u64> {
         .ok()
         .filter(|h| *h > 0)?;
     Some(ticks * 1000 / hz)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queues_are_for_taps_and_internal_ports_within_bounds() {
+        assert_eq!(check_queues(PortKind::System, None), Ok(1));
+        assert_eq!(check_queues(PortKind::Tap, None), Ok(1));
+        assert_eq!(check_queues(PortKind::Tap, Some(4)), Ok(4));
+        assert_eq!(check_queues(PortKind::Internal, Some(16)), Ok(16));
+        for (kind, n, says) in [
+            (PortKind::Tap, 0, "0 queues is outside 1-16"),
+            (PortKind::Tap, 17, "17 queues is outside 1-16"),
+            (
+                PortKind::System,
+                1,
+                "only to --type tap and internal, not system",
+            ),
+            (PortKind::Afxdp, 2, "not afxdp"),
+            (PortKind::Patch, 2, "not patch"),
+        ] {
+            let e = check_queues(kind, Some(n)).expect_err("refused");
+            assert_eq!(e.kind, ErrorKind::InvalidArgument, "{e:?}");
+            assert!(e.message.contains(says), "{kind} {n}: {}", e.message);
+        }
+    }
 }

@@ -7,11 +7,33 @@
 //! last known namespace, then every named namespace under `/run/netns`. A TAP fd, once open,
 //! works from any namespace.
 //!
-//! Devices are created with a virtio-net header (`IFF_VNET_HDR`) and multi-queue support.
-//! Offloads are switched on at every attach with `TUNSETOFFLOAD` (checksum, TSO4/6 with
-//! ECN, and USO where the kernel has it — older kernels refuse the USO bits, and rvs asks
-//! again without them), so the namespace or guest behind the tap sends 64 KB GSO frames with
-//! partial checksums, and rvs hands it such frames too. The setting belongs to the device
+//! Queues: devices are created with multi-queue support (`IFF_MULTI_QUEUE`), and a port
+//! opens 1 to [`MAX_QUEUES`] of them, each a `/dev/net/tun` descriptor attached with the
+//! same `TUNSETIFF` flags. The kernel hands each frame the host sends to one queue, by the
+//! frame's flow (and, once rvs has written a flow to a queue, replies of that flow to the
+//! same queue). With several queues:
+//! - [`Port::poll_fd`] is an epoll instance holding every queue, readable when any is;
+//!   [`Port::recv_batch`] asks it which queues are ready (one `epoll_wait` without
+//!   timeout), gives each ready queue an equal share of the batch, then fills what is left,
+//!   starting one queue further on every call, so a busy queue cannot starve the others;
+//! - [`Port::send_batch`] writes each frame to the queue picked by [`flow_hash`] (addresses,
+//!   protocol and ports), so one flow always leaves through one queue and keeps its order;
+//!   one `writev` per frame, as with one queue (TAP has no batched write); the hash reads
+//!   a copy of the first 66 bytes on the stack, nothing is allocated;
+//! - [`Port::queue_counters`] gives the frames each queue carried.
+//!
+//! Attaching to an existing device opens the same number of queues. A device made without
+//! multi-queue support (by another tool) has only one: asking it for more is refused with
+//! [`io::ErrorKind::Unsupported`]. Other processes may hold further queues of a
+//! multi-queue device; the kernel then shares the device's frames among all holders. A
+//! device created for a port becomes persistent only once every queue is open, so a
+//! refused open leaves nothing behind.
+//!
+//! Devices are created with a virtio-net header (`IFF_VNET_HDR`). Offloads are switched on
+//! at every attach with `TUNSETOFFLOAD` (checksum, TSO4/6 with ECN, and USO where the kernel
+//! has it — older kernels refuse the USO bits, and rvs asks again without them), so the
+//! namespace or guest behind the tap sends 64 KB GSO frames with partial checksums, and rvs
+//! hands it such frames too. The setting belongs to the device (set once, through queue 0)
 //! and stays after rvsd lets go. Devices made by older rvs versions already have the vnet
 //! header and get their offloads on the next attach; a device opened without the vnet header
 //! (one of the fallback flag sets) has no offloads: the kernel then gives complete frames
@@ -22,10 +44,10 @@
 use super::netns::{
     describe_netns, in_netns, in_netns_fd, namespaces_holding, netns_id_of_fd, NetnsId,
 };
-use super::sys::{self, cvt};
+use super::sys::{self, cvt, Epoll};
 use crate::offload::OffloadCaps;
-use crate::packet::{RxBatch, TxFrame};
-use crate::port::{Port, PortFault, TxOutcome};
+use crate::packet::{RxBatch, RxSlot, TxFrame};
+use crate::port::{Port, PortFault, QueueCounters, TxOutcome};
 use rvs_wire::VirtioNetHdr;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -42,9 +64,26 @@ const FLAG_SETS: [libc::c_int; 4] = [
     libc::IFF_TAP | libc::IFF_NO_PI,
 ];
 
+/// Most queues a port opens (`--queues`).
+pub const MAX_QUEUES: usize = rvs_api::MAX_TAP_QUEUES as usize;
+
+/// One queue: a TAP descriptor and the frames it carried.
+struct Queue {
+    fd: OwnedFd,
+    rx_packets: u64,
+    tx_packets: u64,
+}
+
 pub struct TapPort {
     name: String,
-    tun: OwnedFd,
+    /// At least one; queue 0 also serves the device ioctls.
+    queues: Vec<Queue>,
+    /// Epoll instance holding every queue (only with more than one queue).
+    group: Option<Epoll>,
+    /// Buffer for the group's ready events.
+    ready: [libc::epoll_event; MAX_QUEUES],
+    /// Queue that is read first by the next receive (rotates, so no queue starves).
+    next_rx: usize,
     /// Socket in the device's namespace, for MTU and flag ioctls.
     ctl: OwnedFd,
     vnet_hdr: bool,
@@ -134,12 +173,17 @@ fn open_tun(name: &str, flags: libc::c_int) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
-/// Attaches to an existing TAP device `name` in the calling thread's namespace.
-fn attach_here(name: &str) -> io::Result<(OwnedFd, bool)> {
+/// Attaches to an existing TAP device `name` in the calling thread's namespace: the first
+/// queue finds the flags the device takes, the others use the same. Returns the queues and
+/// whether they carry the vnet header.
+fn attach_here(name: &str, queues: usize) -> io::Result<(Vec<OwnedFd>, bool)> {
     let mut last = io::Error::from_raw_os_error(libc::EINVAL);
     for flags in FLAG_SETS {
         match open_tun(name, flags) {
-            Ok(fd) => return Ok((fd, flags & libc::IFF_VNET_HDR != 0)),
+            Ok(fd) => {
+                let fds = more_queues(name, flags, fd, queues)?;
+                return Ok((fds, flags & libc::IFF_VNET_HDR != 0));
+            }
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => last = e,
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
                 return Err(io::Error::new(
@@ -158,18 +202,56 @@ fn attach_here(name: &str) -> io::Result<(OwnedFd, bool)> {
     ))
 }
 
-fn open_in(ns: Option<&str>, name: &str, create: bool) -> io::Result<(OwnedFd, OwnedFd, bool)> {
+/// Opens queues 1.. of a device whose queue 0 is `first` (opened with `flags`).
+fn more_queues(
+    name: &str,
+    flags: libc::c_int,
+    first: OwnedFd,
+    queues: usize,
+) -> io::Result<Vec<OwnedFd>> {
+    if queues > 1 && flags & libc::IFF_MULTI_QUEUE == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!(
+                "tap '{name}' was created without multi-queue support and has one queue; \
+                 use --queues 1, or delete the device so rvs creates it with {queues} queues"
+            ),
+        ));
+    }
+    let mut fds = Vec::with_capacity(queues);
+    fds.push(first);
+    for q in 1..queues {
+        let fd = open_tun(name, flags).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot open queue {q} of {queues} of tap '{name}': {e}"),
+            )
+        })?;
+        fds.push(fd);
+    }
+    Ok(fds)
+}
+
+fn set_persist(fd: &OwnedFd, on: bool) -> io::Result<()> {
+    // SAFETY: TUNSETPERSIST takes an integer argument.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETPERSIST, libc::c_ulong::from(on)) })?;
+    Ok(())
+}
+
+type Opening = (Vec<OwnedFd>, OwnedFd, bool);
+
+fn open_in(ns: Option<&str>, name: &str, create: bool, queues: usize) -> io::Result<Opening> {
     let name = name.to_string();
-    let work = move || -> io::Result<(OwnedFd, OwnedFd, bool)> {
-        let (tun, vnet) = if create {
+    let work = move || -> io::Result<Opening> {
+        let (fds, vnet) = if create {
+            // Made persistent only once the port is complete: until then, closing the
+            // queues deletes the device again.
             let fd = open_tun(&name, FLAG_SETS[0])?;
-            // SAFETY: TUNSETPERSIST takes an integer argument.
-            cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETPERSIST, 1 as libc::c_ulong) })?;
-            (fd, true)
+            (more_queues(&name, FLAG_SETS[0], fd, queues)?, true)
         } else {
-            attach_here(&name)?
+            attach_here(&name, queues)?
         };
-        Ok((tun, sys::control_socket()?, vnet))
+        Ok((fds, sys::control_socket()?, vnet))
     };
     match ns {
         None => work(),
@@ -177,19 +259,32 @@ fn open_in(ns: Option<&str>, name: &str, create: bool) -> io::Result<(OwnedFd, O
     }
 }
 
+fn check_queue_count(queues: usize) -> io::Result<()> {
+    if (1..=MAX_QUEUES).contains(&queues) {
+        Ok(())
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{queues} queues: a tap port has 1 to {MAX_QUEUES}"),
+        ))
+    }
+}
+
 impl TapPort {
-    /// Attaches to the TAP device `name` wherever it lives, or creates it in rvsd's own
-    /// namespace. `netns_hint` is where it was last seen.
+    /// Attaches `queues` queues to the TAP device `name` wherever it lives, or creates it
+    /// in rvsd's own namespace. `netns_hint` is where it was last seen.
     pub fn open_or_create(
         name: &str,
         netns_hint: Option<&str>,
+        queues: usize,
     ) -> io::Result<(TapPort, TapAttach)> {
         sys::check_ifname(name)?;
+        check_queue_count(queues)?;
         let mut refused: Option<io::Error> = None;
         for ns in namespaces_holding(name, netns_hint) {
-            match open_in(ns.as_deref(), name, false) {
-                Ok((tun, ctl, vnet_hdr)) => {
-                    let port = Self::finish(name, tun, ctl, vnet_hdr, ns.clone());
+            match open_in(ns.as_deref(), name, false, queues) {
+                Ok((fds, ctl, vnet_hdr)) => {
+                    let port = Self::finish(name, fds, ctl, vnet_hdr, ns.clone())?;
                     return Ok((
                         port,
                         TapAttach {
@@ -208,9 +303,13 @@ impl TapPort {
         if let Some(e) = refused.filter(|_| sys::if_index(name).is_ok()) {
             return Err(e);
         }
-        let (tun, ctl, vnet_hdr) = open_in(None, name, true)?;
+        let (fds, ctl, vnet_hdr) = open_in(None, name, true, queues)?;
+        let port = Self::finish(name, fds, ctl, vnet_hdr, None)?;
+        if let Some(fd) = port.main_fd() {
+            set_persist(fd, true)?;
+        }
         Ok((
-            Self::finish(name, tun, ctl, vnet_hdr, None),
+            port,
             TapAttach {
                 netns: None,
                 created: true,
@@ -218,65 +317,117 @@ impl TapPort {
         ))
     }
 
-    /// Attaches to the device only if it exists somewhere (never creates it).
+    /// Attaches one queue to the device only if it exists somewhere (never creates it).
     pub fn open_existing(name: &str, netns_hint: Option<&str>) -> Option<TapPort> {
         namespaces_holding(name, netns_hint)
             .into_iter()
             .find_map(|ns| {
-                open_in(ns.as_deref(), name, false)
+                open_in(ns.as_deref(), name, false, 1)
                     .ok()
-                    .map(|(tun, ctl, vnet)| Self::finish(name, tun, ctl, vnet, ns))
+                    .and_then(|(fds, ctl, vnet)| Self::finish(name, fds, ctl, vnet, ns).ok())
             })
     }
 
     fn finish(
         name: &str,
-        tun: OwnedFd,
+        fds: Vec<OwnedFd>,
         ctl: OwnedFd,
         vnet_hdr: bool,
         netns: Option<String>,
-    ) -> TapPort {
+    ) -> io::Result<TapPort> {
+        let first = fds.first().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "a tap port needs a queue")
+        })?;
         let mtu = sys::get_mtu(ctl.as_raw_fd(), name).unwrap_or(1500);
-        let ctl_netns = device_netns(&tun)
+        let ctl_netns = device_netns(first)
             .and_then(|ns| netns_id_of_fd(ns.as_fd()))
             .ok();
+        // Offloads are a property of the device: set once, through any queue.
         let caps = if vnet_hdr {
-            enable_offloads(name, &tun)
+            enable_offloads(name, first)
         } else {
             OffloadCaps::NONE
         };
-        TapPort {
+        let group = if fds.len() > 1 {
+            let g = Epoll::new()?;
+            for (q, fd) in fds.iter().enumerate() {
+                g.add(fd.as_raw_fd(), q as u64)?;
+            }
+            Some(g)
+        } else {
+            None
+        };
+        Ok(TapPort {
             name: name.to_string(),
-            tun,
+            queues: fds
+                .into_iter()
+                .map(|fd| Queue {
+                    fd,
+                    rx_packets: 0,
+                    tx_packets: 0,
+                })
+                .collect(),
+            group,
+            ready: [libc::epoll_event { events: 0, u64: 0 }; MAX_QUEUES],
+            next_rx: 0,
             ctl,
             vnet_hdr,
             caps,
             mtu,
             netns,
             ctl_netns,
-        }
+        })
     }
 
     pub fn netns(&self) -> Option<&str> {
         self.netns.as_deref()
     }
 
+    /// Queues the port reads and writes.
+    pub fn queue_count(&self) -> usize {
+        self.queues.len()
+    }
+
     /// Brings the device up (for internal ports).
     pub fn set_up(&self) -> io::Result<()> {
         sys::set_link_up(self.ctl.as_raw_fd(), &self.name)
     }
-}
 
-impl Port for TapPort {
-    fn name(&self) -> &str {
-        &self.name
+    /// Descriptor of queue 0 (device ioctls).
+    fn main_fd(&self) -> Option<&OwnedFd> {
+        self.queues.first().map(|q| &q.fd)
     }
 
-    fn recv_batch(&mut self, batch: &mut RxBatch) -> Result<usize, PortFault> {
+    /// Bit `q` set for each queue with frames waiting.
+    fn ready_queues(&mut self) -> u32 {
+        let Some(group) = &self.group else {
+            return 1;
+        };
+        group
+            .wait(&mut self.ready, 0)
+            .iter()
+            .filter_map(|ev| u32::try_from(ev.u64).ok())
+            .filter(|&q| (q as usize) < MAX_QUEUES)
+            .fold(0, |mask, q| mask | (1 << q))
+    }
+
+    /// Reads up to `limit` frames from queue `qi` into `slots`; returns how many, and
+    /// whether the queue ran empty.
+    fn read_queue(
+        &mut self,
+        qi: usize,
+        slots: &mut [RxSlot],
+        limit: usize,
+    ) -> Result<(usize, bool), PortFault> {
+        let vnet_hdr = self.vnet_hdr;
+        let Some(q) = self.queues.get_mut(qi) else {
+            return Ok((0, true));
+        };
+        let fd = q.fd.as_raw_fd();
         let mut hdr = [0u8; VNET_HDR_LEN];
         let mut n = 0;
-        let fd = self.tun.as_raw_fd();
-        for slot in batch.free_slots() {
+        let mut empty = false;
+        for slot in slots.iter_mut().take(limit) {
             let area = slot.recv_area();
             let mut iov = [
                 libc::iovec {
@@ -288,7 +439,7 @@ impl Port for TapPort {
                     iov_len: area.len(),
                 },
             ];
-            let (iov_ptr, iov_cnt) = if self.vnet_hdr {
+            let (iov_ptr, iov_cnt) = if vnet_hdr {
                 (iov.as_mut_ptr(), 2)
             } else {
                 (iov[1..].as_mut_ptr(), 1)
@@ -298,36 +449,154 @@ impl Port for TapPort {
             if r < 0 {
                 let e = io::Error::last_os_error();
                 match e.raw_os_error() {
-                    Some(libc::EAGAIN) | Some(libc::EINTR) => break,
+                    Some(libc::EAGAIN) | Some(libc::EINTR) => {
+                        empty = true;
+                        break;
+                    }
                     Some(libc::EBADFD) | Some(libc::EIO) | Some(libc::ENODEV) => {
-                        batch.commit(n);
+                        q.rx_packets += n as u64;
                         return Err(PortFault::InterfaceGone);
                     }
                     _ => {
-                        batch.commit(n);
+                        q.rx_packets += n as u64;
                         return Err(PortFault::Io(e.to_string()));
                     }
                 }
             }
             let got = usize::try_from(r).unwrap_or(0);
-            let len = if self.vnet_hdr {
+            let len = if vnet_hdr {
                 got.saturating_sub(VNET_HDR_LEN)
             } else {
                 got
             };
             slot.set_received(len, len);
-            if self.vnet_hdr {
+            if vnet_hdr {
                 slot.set_vnet(VirtioNetHdr::from_bytes(&hdr));
             }
             n += 1;
         }
-        batch.commit(n);
-        Ok(n)
+        q.rx_packets += n as u64;
+        Ok((n, empty || n < limit))
+    }
+}
+
+/// Hash of the flow a frame belongs to: addresses, protocol and L4 ports of IPv4/IPv6
+/// (ports only for unfragmented TCP, UDP, SCTP and UDP-Lite, and for IPv6 only when no
+/// extension header comes first), else the MAC addresses and EtherType. Up to two VLAN
+/// tags are skipped, so a tag edit does not move a flow.
+pub fn flow_hash(frame: &TxFrame<'_>) -> u64 {
+    // Ethernet, two tags, IPv6 and the ports: 14 + 8 + 40 + 4.
+    let mut buf = [0u8; 66];
+    let n = frame.copy_prefix(&mut buf);
+    headers_hash(buf.get(..n).unwrap_or(&[]))
+}
+
+fn headers_hash(b: &[u8]) -> u64 {
+    use rvs_flow::hash::{finish, mix, start};
+    let bytes = |off: usize, len: usize| b.get(off..off + len);
+    let word = |s: &[u8]| s.iter().fold(0u64, |w, &x| (w << 8) | u64::from(x));
+    let be16 = |off: usize| bytes(off, 2).map(word);
+    let has_ports = |proto: u8| matches!(proto, 6 | 17 | 132 | 136);
+    let mut h = start();
+    let mut off = 12;
+    let mut ethertype = be16(off);
+    for _ in 0..2 {
+        if matches!(ethertype, Some(0x8100) | Some(0x88a8)) {
+            off += 4;
+            ethertype = be16(off);
+        }
+    }
+    let l3 = off + 2;
+    match ethertype {
+        Some(0x0800) => {
+            let ihl = usize::from(b.get(l3).copied().unwrap_or(0) & 0x0f) * 4;
+            let proto = b.get(l3 + 9).copied().unwrap_or(0);
+            let fragment = be16(l3 + 6).is_some_and(|f| f & 0x3fff != 0);
+            if let Some(addrs) = bytes(l3 + 12, 8) {
+                let ports = bytes(l3 + ihl, 4)
+                    .filter(|_| ihl >= 20 && !fragment && has_ports(proto))
+                    .map_or(0, word);
+                return finish(mix(mix(h, word(addrs)), (u64::from(proto) << 32) | ports));
+            }
+        }
+        Some(0x86dd) => {
+            let next = b.get(l3 + 6).copied().unwrap_or(0);
+            if let Some(addrs) = bytes(l3 + 8, 32) {
+                for w in addrs.chunks(8) {
+                    h = mix(h, word(w));
+                }
+                let ports = bytes(l3 + 40, 4)
+                    .filter(|_| has_ports(next))
+                    .map_or(0, word);
+                return finish(mix(h, (u64::from(next) << 32) | ports));
+            }
+        }
+        _ => {}
+    }
+    h = mix(h, bytes(0, 12).map_or(0, word));
+    finish(mix(h, ethertype.unwrap_or(0)))
+}
+
+/// The queue of `nq` that carries the flow with hash `h`.
+fn queue_for(h: u64, nq: usize) -> usize {
+    // Multiply-shift onto 0..nq (the high bits of a good hash are as good as the low ones).
+    (((h >> 32) * nq as u64) >> 32) as usize
+}
+
+impl Port for TapPort {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn recv_batch(&mut self, batch: &mut RxBatch) -> Result<usize, PortFault> {
+        let nq = self.queues.len();
+        let mut ready = self.ready_queues();
+        let slots = batch.free_slots();
+        let mut filled = 0;
+        // First pass: each ready queue gets an equal share of the room; second pass: what
+        // is left goes to queues that still have frames. The start rotates every call.
+        let share = slots.len().div_ceil(ready.count_ones().max(1) as usize);
+        for limit in [share, usize::MAX] {
+            for k in 0..nq {
+                let qi = (self.next_rx + k) % nq;
+                if ready & (1 << qi) == 0 {
+                    continue;
+                }
+                let rest = slots.get_mut(filled..).unwrap_or_default();
+                if rest.is_empty() {
+                    break;
+                }
+                match self.read_queue(qi, rest, limit) {
+                    Ok((n, empty)) => {
+                        filled += n;
+                        if empty {
+                            ready &= !(1 << qi);
+                        }
+                    }
+                    Err(fault) => {
+                        batch.commit(filled);
+                        return Err(fault);
+                    }
+                }
+            }
+        }
+        self.next_rx = (self.next_rx + 1) % nq.max(1);
+        batch.commit(filled);
+        Ok(filled)
     }
 
     fn send_batch(&mut self, frames: &[TxFrame<'_>]) -> TxOutcome {
         let mut out = TxOutcome::default();
+        let nq = self.queues.len();
         for f in frames {
+            let qi = if nq > 1 {
+                queue_for(flow_hash(f), nq)
+            } else {
+                0
+            };
+            let Some(q) = self.queues.get_mut(qi) else {
+                continue;
+            };
             let hdr: [u8; VNET_HDR_LEN] = f.vnet.for_transmit().to_bytes();
             let tag = f.tag.unwrap_or([0; 4]);
             let mut iov: [libc::iovec; 4] = [libc::iovec {
@@ -353,11 +622,12 @@ impl Port for TapPort {
             }
             push(f.tail.as_ptr(), f.tail.len());
             // SAFETY: every iovec points into a live buffer of its stated length.
-            let r = unsafe { libc::writev(self.tun.as_raw_fd(), iov.as_ptr(), cnt as libc::c_int) };
+            let r = unsafe { libc::writev(q.fd.as_raw_fd(), iov.as_ptr(), cnt as libc::c_int) };
             if r < 0 {
                 // EAGAIN: the device's queue is full; EIO: its link is down. Either way the frame is lost.
                 continue;
             }
+            q.tx_packets += 1;
             out.sent += 1;
             out.bytes += f.len() as u64;
         }
@@ -365,7 +635,10 @@ impl Port for TapPort {
     }
 
     fn poll_fd(&self) -> Option<RawFd> {
-        Some(self.tun.as_raw_fd())
+        match &self.group {
+            Some(g) => Some(g.as_raw_fd()),
+            None => self.main_fd().map(AsRawFd::as_raw_fd),
+        }
     }
 
     fn mtu(&self) -> usize {
@@ -376,9 +649,22 @@ impl Port for TapPort {
         self.caps
     }
 
+    fn queue_counters(&self) -> Vec<QueueCounters> {
+        if self.queues.len() < 2 {
+            return Vec::new();
+        }
+        self.queues
+            .iter()
+            .map(|q| QueueCounters {
+                rx_packets: q.rx_packets,
+                tx_packets: q.tx_packets,
+            })
+            .collect()
+    }
+
     fn refresh(&mut self) {
         // The device's kernel side may have moved to another namespace since the last look.
-        if let Ok(ns) = device_netns(&self.tun) {
+        if let Some(Ok(ns)) = self.main_fd().map(device_netns) {
             if let Ok(id) = netns_id_of_fd(ns.as_fd()) {
                 if Some(id) != self.ctl_netns {
                     if let Ok(ctl) = in_netns_fd(ns.as_fd(), sys::control_socket) {
@@ -399,14 +685,108 @@ impl Port for TapPort {
     }
 
     fn destroy(self: Box<Self>) -> io::Result<()> {
-        // SAFETY: TUNSETPERSIST takes an integer argument; closing the fd then deletes the device.
-        cvt(unsafe {
-            libc::ioctl(
-                self.tun.as_raw_fd(),
-                libc::TUNSETPERSIST,
-                0 as libc::c_ulong,
-            )
-        })?;
-        Ok(())
+        // Closing every queue afterwards deletes the device.
+        match self.main_fd() {
+            Some(fd) => set_persist(fd, false),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ethernet + optional 802.1Q tag + IPv4 + UDP header.
+    fn udp4(src_port: u16, dst_port: u16, tag: bool, frag: u16) -> Vec<u8> {
+        let mut f = vec![0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2];
+        if tag {
+            f.extend_from_slice(&[0x81, 0x00, 0x00, 0x0a]);
+        }
+        f.extend_from_slice(&[0x08, 0x00]);
+        f.extend_from_slice(&[0x45, 0, 0, 28, 0, 1]);
+        f.extend_from_slice(&frag.to_be_bytes());
+        f.extend_from_slice(&[64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+        f.extend_from_slice(&src_port.to_be_bytes());
+        f.extend_from_slice(&dst_port.to_be_bytes());
+        f.extend_from_slice(&[0, 8, 0, 0]);
+        f
+    }
+
+    fn udp6(src_port: u16) -> Vec<u8> {
+        let mut f = vec![0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x86, 0xdd];
+        f.extend_from_slice(&[0x60, 0, 0, 0, 0, 8, 17, 64]);
+        f.extend((0u8..32).map(|i| i / 16 + 1));
+        f.extend_from_slice(&src_port.to_be_bytes());
+        f.extend_from_slice(&[0x13, 0x88, 0, 8, 0, 0]);
+        f
+    }
+
+    fn hash(frame: &[u8]) -> u64 {
+        flow_hash(&TxFrame::whole(frame))
+    }
+
+    #[test]
+    fn a_flow_keeps_its_hash_whatever_the_tag_or_payload() {
+        let plain = udp4(4000, 5000, false, 0);
+        let tagged = udp4(4000, 5000, true, 0);
+        assert_eq!(hash(&plain), hash(&tagged));
+        // The tag in its own piece, as the datapath hands it over.
+        let split = TxFrame {
+            head: &plain[..12],
+            tag: Some([0x81, 0x00, 0x00, 0x14]),
+            tail: &plain[12..],
+            vnet: VirtioNetHdr::NONE,
+        };
+        assert_eq!(flow_hash(&split), hash(&plain));
+        let mut longer = plain.clone();
+        longer.extend_from_slice(&[0xab; 100]);
+        assert_eq!(hash(&longer), hash(&plain));
+        assert_ne!(hash(&plain), hash(&udp4(4001, 5000, false, 0)));
+        assert_ne!(hash(&udp6(4000)), hash(&udp6(4001)));
+    }
+
+    #[test]
+    fn fragments_hash_by_addresses_only() {
+        // A later fragment has no ports: every fragment of a datagram takes one queue.
+        assert_eq!(
+            hash(&udp4(1, 2, false, 0x0010)),
+            hash(&udp4(3, 4, false, 0x0020))
+        );
+    }
+
+    #[test]
+    fn flows_spread_over_every_queue() {
+        for nq in [2usize, 4, 16] {
+            let mut per_queue = vec![0u32; nq];
+            for port in 0..(64 * nq as u16) {
+                per_queue[queue_for(hash(&udp4(10_000 + port, 53, false, 0)), nq)] += 1;
+            }
+            let fair = 64;
+            assert!(
+                per_queue.iter().all(|&n| n > fair / 3 && n < fair * 3),
+                "{nq} queues: {per_queue:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn short_and_odd_frames_hash_without_panicking() {
+        let full = udp6(7);
+        for len in 0..full.len() {
+            let _ = hash(&full[..len]);
+        }
+        let full = udp4(1, 2, true, 0);
+        for len in 0..full.len() {
+            let _ = hash(&full[..len]);
+        }
+        // A bogus IHL below 20 must not take bytes of the IP header as ports.
+        let mut f = udp4(1, 2, false, 0);
+        f[14] = 0x41;
+        let _ = hash(&f);
+        for nq in 1..=MAX_QUEUES {
+            assert!(queue_for(u64::MAX, nq) < nq);
+            assert_eq!(queue_for(0, nq), 0);
+        }
     }
 }
