@@ -39,7 +39,7 @@ fn patch_pair_links_two_bridges() {
         &["add-port", &brb, &pb, "--type", "patch", "--peer", &pa],
     );
     for b in [&bra, &brb] {
-        assert!(show_bridge(&rvsd, b).ports.iter().all(|p| p.status == "up"));
+        assert!(show_bridge(&rvsd, b).ports.iter().all(port_is_up));
     }
     assert!(
         h1.ping_until("10.79.0.2"),

@@ -59,7 +59,7 @@ fn crash_and_restart_restores_config_taps_and_forwarding() {
     let before = show(&rvsd);
     let bridge = before.iter().find(|b| b.name == br).expect("bridge");
     assert_eq!(bridge.ports.len(), 4, "{before:#?}");
-    assert!(bridge.ports.iter().all(|p| p.status == "up"), "{before:#?}");
+    assert!(bridge.ports.iter().all(port_is_up), "{before:#?}");
 
     rvsd.kill9();
     // A dead daemon with its socket file left behind: the CLI says so.
@@ -298,7 +298,7 @@ fn del_port_and_del_br_delete_taps_in_any_namespace() {
     rvsd.start_again().expect("restart rvsd");
     let bridge = show_bridge(&rvsd, &br);
     assert_eq!(bridge.ports.len(), 2, "{bridge:#?}");
-    assert!(bridge.ports.iter().all(|p| p.status == "up"), "{bridge:#?}");
+    assert!(bridge.ports.iter().all(port_is_up), "{bridge:#?}");
     rvs_ok(&rvsd, &["del-br", &br]);
     assert!(
         !rvs_lab::link_exists(Some(&t2.ns), t2.nic()),

@@ -10,7 +10,7 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
-use rvs_api::{BridgeInfo, FdbEntry, PortStats, Reply, Response};
+use rvs_api::{BridgeInfo, FdbEntry, PortInfo, PortKind, PortStats, Reply, Response};
 use rvs_lab::frames;
 use rvs_lab::{require_root, require_tool, Netns, RawSocket, RvsdProcess};
 use std::collections::BTreeMap;
@@ -37,6 +37,45 @@ pub fn setup() {
     require_root();
     require_tool("ip");
     require_tool("ping");
+    host_port_kind();
+}
+
+/// The environment variable that picks the port kind of veth hosts.
+pub const PORT_KIND_VAR: &str = "RVS_E2E_PORT_KIND";
+
+/// The kind of port an `add-port` without `--type` gives a veth host in these tests:
+/// `system` unless [`PORT_KIND_VAR`] says `afxdp`. Panics on any other value.
+pub fn host_port_kind() -> PortKind {
+    match std::env::var(PORT_KIND_VAR) {
+        Err(std::env::VarError::NotPresent) => PortKind::System,
+        Ok(v) if v == "system" => PortKind::System,
+        Ok(v) if v == "afxdp" => PortKind::Afxdp,
+        other => panic!("{PORT_KIND_VAR} must be `system` or `afxdp`, not {other:?}"),
+    }
+}
+
+/// `args` with `--type KIND` appended when they add a port without naming a type and
+/// the veth hosts' kind is not the CLI's default (`system`, left implicit so the
+/// default stays under test).
+fn with_host_port_kind<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut full = args.to_vec();
+    if args.first() == Some(&"add-port") && !args.contains(&"--type") {
+        match host_port_kind() {
+            PortKind::System => {}
+            PortKind::Afxdp => full.extend_from_slice(&["--type", "afxdp"]),
+            other => panic!("veth hosts cannot be {other} ports"),
+        }
+    }
+    full
+}
+
+/// Whether `rvs show` reports port `p` as up, in the form its kind uses: plain `up`,
+/// or for afxdp `up (afxdp MODE, copy, N queues)`.
+pub fn port_is_up(p: &PortInfo) -> bool {
+    match p.kind {
+        PortKind::Afxdp => p.status.starts_with("up (afxdp ") && p.status.ends_with(')'),
+        _ => p.status == "up",
+    }
 }
 
 /// Starts a private `rvsd` (the one cargo built next to this test).
@@ -50,9 +89,10 @@ pub fn start_rvsd() -> RvsdProcess {
 #[allow(unused_imports)] // each test binary uses a subset
 pub use rvs_lab::hosts::{quiet_ns, TapHost, VethHost};
 
-/// Runs `rvs ARGS` and panics with the daemon log unless it succeeds.
+/// Runs `rvs ARGS` and panics with the daemon log unless it succeeds. An `add-port`
+/// without `--type` gets the veth hosts' kind ([`host_port_kind`]).
 pub fn rvs_ok(rvsd: &RvsdProcess, args: &[&str]) -> String {
-    match rvsd.rvs_ok(args) {
+    match rvsd.rvs_ok(&with_host_port_kind(args)) {
         Ok(out) => out,
         Err(e) => panic!("{e:#}\n--- rvsd log ---\n{}", rvsd.log()),
     }
