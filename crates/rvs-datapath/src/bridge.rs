@@ -12,13 +12,13 @@
 
 use crate::counters::{DropReason, PortCounters};
 use crate::mac_table::{lock_mac, shared_mac, Learned, MacTable, Millis, SharedMac};
-use std::sync::Arc;
 use crate::offload::{self, MAX_OFFLOAD_HEADER};
 use crate::packet::{FrameRef, RxBatch, RxSlot, TxFrame, BATCH_SIZE};
 use crate::vlan::PortVlan;
 use crate::PortId;
 use rvs_wire::vlan::{TAGGED_HEADER_LEN, TAG_OFFSET};
 use rvs_wire::{EthernetAddress, EthernetFrame, ETHERNET_HEADER_LEN};
+use std::sync::Arc;
 
 /// The C-tag TPID; the only one that selects a VLAN.
 const TPID_8021Q: u16 = 0x8100;
@@ -223,9 +223,15 @@ impl Bridge {
                 rx.counters.rx_packets += 1;
                 rx.counters.rx_bytes += slot.wire_len() as u64;
             }
-            if let Err(reason) =
-                self.process_one(&mut mac, in_idx, slot_no as u16, slot.as_frame(), now, rt, dirty)
-            {
+            if let Err(reason) = self.process_one(
+                &mut mac,
+                in_idx,
+                slot_no as u16,
+                slot.as_frame(),
+                now,
+                rt,
+                dirty,
+            ) {
                 if let Some(rx) = rt.get_mut(in_port as usize) {
                     rx.counters.drop(reason);
                 }

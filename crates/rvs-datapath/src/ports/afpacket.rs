@@ -238,6 +238,57 @@ impl AfPacketPort {
         })
     }
 
+    /// A socket that only transmits on interface `name` (bound with protocol 0, so it
+    /// hears nothing): the transmit handle of a port that receives some other way (afxdp).
+    /// Frames go out whole (no virtio-net header).
+    pub fn open_tx_only(name: &str) -> io::Result<Self> {
+        let ifindex = sys::if_index(name)?;
+        // SAFETY: plain socket(2); the fd is owned right away.
+        let raw = cvt(unsafe {
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                0,
+            )
+        })?;
+        // SAFETY: fresh descriptor we own.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let s = fd.as_raw_fd();
+        if sys::setsockopt(
+            s,
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUFFORCE,
+            &SOCKET_BUFFER_BYTES,
+        )
+        .is_err()
+        {
+            sys::setsockopt(s, libc::SOL_SOCKET, libc::SO_SNDBUF, &SOCKET_BUFFER_BYTES)?;
+        }
+        // SAFETY: sockaddr_ll is plain old data.
+        let mut sll: libc::sockaddr_ll = unsafe { zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = 0;
+        sll.sll_ifindex = ifindex as libc::c_int;
+        // SAFETY: binds with a valid sockaddr_ll of the size passed.
+        cvt(unsafe {
+            libc::bind(
+                s,
+                (&sll as *const libc::sockaddr_ll).cast(),
+                size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        })?;
+        let mtu = sys::get_mtu(s, name).unwrap_or(1500);
+        Ok(AfPacketPort {
+            name: name.to_string(),
+            rx_ring: None,
+            fd,
+            ifindex,
+            mtu,
+            vnet_hdr: false,
+            tx_only: true,
+        })
+    }
+
     /// After ENETDOWN: is our interface still there (merely down) or gone?
     fn interface_still_exists(&self) -> bool {
         sys::if_index(&self.name)

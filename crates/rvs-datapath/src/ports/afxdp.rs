@@ -400,6 +400,14 @@ impl Port for AfxdpPort {
         self.queues.len()
     }
 
+    fn tx_handle(&self) -> io::Result<Box<dyn Port>> {
+        // The transmit ring has one producer (this port's thread); other threads send
+        // through a plain AF_PACKET socket on the same interface.
+        Ok(Box::new(super::afpacket::AfPacketPort::open_tx_only(
+            &self.name,
+        )?))
+    }
+
     fn mtu(&self) -> usize {
         self.mtu
     }

@@ -51,6 +51,8 @@ use crate::port::{Port, PortFault, QueueCounters, TxOutcome};
 use rvs_wire::VirtioNetHdr;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// Size of `struct virtio_net_hdr`, the TAP default.
 const VNET_HDR_LEN: usize = rvs_wire::VIRTIO_NET_HDR_LEN;
@@ -71,7 +73,8 @@ pub const MAX_QUEUES: usize = rvs_api::MAX_TAP_QUEUES as usize;
 struct Queue {
     fd: OwnedFd,
     rx_packets: u64,
-    tx_packets: u64,
+    /// Shared with the port's transmit handles on other threads.
+    tx_packets: Arc<AtomicU64>,
 }
 
 pub struct TapPort {
@@ -364,7 +367,7 @@ impl TapPort {
                 .map(|fd| Queue {
                     fd,
                     rx_packets: 0,
-                    tx_packets: 0,
+                    tx_packets: Arc::new(AtomicU64::new(0)),
                 })
                 .collect(),
             group,
@@ -597,41 +600,32 @@ impl Port for TapPort {
             let Some(q) = self.queues.get_mut(qi) else {
                 continue;
             };
-            let hdr: [u8; VNET_HDR_LEN] = f.vnet.for_transmit().to_bytes();
-            let tag = f.tag.unwrap_or([0; 4]);
-            let mut iov: [libc::iovec; 4] = [libc::iovec {
-                iov_base: std::ptr::null_mut(),
-                iov_len: 0,
-            }; 4];
-            let mut cnt = 0;
-            let mut push = |p: *const u8, l: usize| {
-                if l > 0 {
-                    iov[cnt] = libc::iovec {
-                        iov_base: p as *mut libc::c_void,
-                        iov_len: l,
-                    };
-                    cnt += 1;
-                }
-            };
-            if self.vnet_hdr {
-                push(hdr.as_ptr(), VNET_HDR_LEN);
+            if write_frame(q.fd.as_raw_fd(), self.vnet_hdr, f) {
+                q.tx_packets.fetch_add(1, Ordering::Relaxed);
+                out.sent += 1;
+                out.bytes += f.len() as u64;
             }
-            push(f.head.as_ptr(), f.head.len());
-            if f.tag.is_some() {
-                push(tag.as_ptr(), 4);
-            }
-            push(f.tail.as_ptr(), f.tail.len());
-            // SAFETY: every iovec points into a live buffer of its stated length.
-            let r = unsafe { libc::writev(q.fd.as_raw_fd(), iov.as_ptr(), cnt as libc::c_int) };
-            if r < 0 {
-                // EAGAIN: the device's queue is full; EIO: its link is down. Either way the frame is lost.
-                continue;
-            }
-            q.tx_packets += 1;
-            out.sent += 1;
-            out.bytes += f.len() as u64;
         }
         out
+    }
+
+    fn tx_handle(&self) -> io::Result<Box<dyn Port>> {
+        Ok(Box::new(TapTx {
+            name: self.name.clone(),
+            queues: self
+                .queues
+                .iter()
+                .map(|q| Ok((q.fd.try_clone()?, q.tx_packets.clone())))
+                .collect::<io::Result<_>>()?,
+            ctl: self.ctl.try_clone()?,
+            vnet_hdr: self.vnet_hdr,
+            caps: self.caps,
+            mtu: self.mtu,
+        }))
+    }
+
+    fn rx_queues(&self) -> usize {
+        self.queues.len()
     }
 
     fn poll_fd(&self) -> Option<RawFd> {
@@ -657,7 +651,7 @@ impl Port for TapPort {
             .iter()
             .map(|q| QueueCounters {
                 rx_packets: q.rx_packets,
-                tx_packets: q.tx_packets,
+                tx_packets: q.tx_packets.load(Ordering::Relaxed),
             })
             .collect()
     }
@@ -689,6 +683,99 @@ impl Port for TapPort {
         match self.main_fd() {
             Some(fd) => set_persist(fd, false),
             None => Ok(()),
+        }
+    }
+}
+
+/// Writes one frame (with its virtio-net header when the device has them) to a queue.
+/// False when the kernel refused it: EAGAIN (the queue is full) or EIO (link down).
+fn write_frame(fd: RawFd, vnet_hdr: bool, f: &TxFrame<'_>) -> bool {
+    let hdr: [u8; VNET_HDR_LEN] = f.vnet.for_transmit().to_bytes();
+    let tag = f.tag.unwrap_or([0; 4]);
+    let mut iov: [libc::iovec; 4] = [libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 0,
+    }; 4];
+    let mut cnt = 0;
+    let mut push = |p: *const u8, l: usize| {
+        if l > 0 {
+            iov[cnt] = libc::iovec {
+                iov_base: p as *mut libc::c_void,
+                iov_len: l,
+            };
+            cnt += 1;
+        }
+    };
+    if vnet_hdr {
+        push(hdr.as_ptr(), VNET_HDR_LEN);
+    }
+    push(f.head.as_ptr(), f.head.len());
+    if f.tag.is_some() {
+        push(tag.as_ptr(), 4);
+    }
+    push(f.tail.as_ptr(), f.tail.len());
+    // SAFETY: every iovec points into a live buffer of its stated length.
+    let r = unsafe { libc::writev(fd, iov.as_ptr(), cnt as libc::c_int) };
+    r >= 0
+}
+
+/// A TAP port's transmit handle for another datapath thread: the same queues (duplicated
+/// descriptors), the same per-flow queue choice, no receive.
+struct TapTx {
+    name: String,
+    queues: Vec<(OwnedFd, Arc<AtomicU64>)>,
+    ctl: OwnedFd,
+    vnet_hdr: bool,
+    caps: OffloadCaps,
+    mtu: usize,
+}
+
+impl Port for TapTx {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn recv_batch(&mut self, _batch: &mut RxBatch) -> Result<usize, PortFault> {
+        Ok(0)
+    }
+
+    fn send_batch(&mut self, frames: &[TxFrame<'_>]) -> TxOutcome {
+        let mut out = TxOutcome::default();
+        let nq = self.queues.len();
+        for f in frames {
+            let qi = if nq > 1 {
+                queue_for(flow_hash(f), nq)
+            } else {
+                0
+            };
+            let Some((fd, sent)) = self.queues.get(qi) else {
+                continue;
+            };
+            if write_frame(fd.as_raw_fd(), self.vnet_hdr, f) {
+                sent.fetch_add(1, Ordering::Relaxed);
+                out.sent += 1;
+                out.bytes += f.len() as u64;
+            }
+        }
+        out
+    }
+
+    fn poll_fd(&self) -> Option<RawFd> {
+        None
+    }
+
+    fn mtu(&self) -> usize {
+        self.mtu
+    }
+
+    fn offloads(&self) -> OffloadCaps {
+        self.caps
+    }
+
+    fn refresh(&mut self) {
+        // Fails once the device moved to another namespace; the last value stays.
+        if let Ok(m) = sys::get_mtu(self.ctl.as_raw_fd(), &self.name) {
+            self.mtu = m;
         }
     }
 }
