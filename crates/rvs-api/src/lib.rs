@@ -431,8 +431,8 @@ pub struct BridgeInfo {
     pub mac_aging_secs: u32,
     pub mac_table_size: u32,
     pub ports: Vec<PortInfo>,
-    /// The datapath thread that serves the bridge and receives on all its ports
-    /// (`rvsd --dp-threads`). Absent from older daemons.
+    /// The one datapath thread that served the bridge and all its ports, from daemons
+    /// before ports were spread over threads; now absent (see [`PortInfo::datapath_thread`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub datapath_thread: Option<u32>,
 }
@@ -452,6 +452,10 @@ pub struct PortInfo {
     /// The other end of a patch port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer: Option<String>,
+    /// The datapath thread that receives on the port (`rvsd --dp-threads`; the other
+    /// threads transmit to it directly). Absent when the port is not attached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datapath_thread: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -121,6 +121,9 @@ pub fn show(bridges: &[BridgeInfo]) -> String {
             if let Some(peer) = &p.peer {
                 let _ = write!(out, "  peer: {peer}");
             }
+            if let Some(t) = p.datapath_thread {
+                let _ = write!(out, "  thread: dp{t}");
+            }
             if let Some(ns) = &p.netns {
                 let _ = write!(out, "  netns: {ns}");
             }
@@ -348,6 +351,7 @@ mod tests {
                 mac_table_size: 8192,
                 ports: vec![
                     PortInfo {
+                        datapath_thread: None,
                         name: "veth-a".into(),
                         kind: PortKind::System,
                         vlan: VlanSpec {
@@ -361,6 +365,7 @@ mod tests {
                         peer: None,
                     },
                     PortInfo {
+                        datapath_thread: None,
                         name: "tap1".into(),
                         kind: PortKind::Tap,
                         vlan: VlanSpec {
@@ -374,6 +379,7 @@ mod tests {
                         peer: None,
                     },
                     PortInfo {
+                        datapath_thread: None,
                         name: "up0".into(),
                         kind: PortKind::Internal,
                         vlan: VlanSpec {

@@ -227,6 +227,7 @@ fn sample_show() -> Vec<BridgeInfo> {
         mac_table_size: 8192,
         ports: vec![
             PortInfo {
+                datapath_thread: None,
                 name: "veth-a".into(),
                 kind: PortKind::System,
                 vlan: VlanSpec {
@@ -240,6 +241,7 @@ fn sample_show() -> Vec<BridgeInfo> {
                 peer: None,
             },
             PortInfo {
+                datapath_thread: None,
                 name: "tap1".into(),
                 kind: PortKind::Tap,
                 vlan: VlanSpec {

@@ -1,6 +1,8 @@
-//! Several datapath threads (`rvsd --dp-threads`): bridges are spread over the threads,
-//! `rvs show` says which thread serves each, and traffic crosses from one thread to another
-//! through patch ports, also after a restart.
+//! Several datapath threads (`rvsd --dp-threads`): ports are spread over the threads (each
+//! receives on one, the others transmit to it directly), `rvs show` and `rvs dp-threads`
+//! say which thread receives on each, one bridge's MAC learning is shared by its threads,
+//! and traffic crosses threads within a bridge and through patch ports, also after a
+//! restart.
 //!
 //! Needs root. Names start with "et"; addresses are in 10.81.0.0/24 inside our namespaces.
 
@@ -36,45 +38,55 @@ fn bridges_on_two_threads_forward_across_a_patch_pair() {
         &rvsd,
         &["add-port", &brb, &pb, "--type", "patch", "--peer", &pa],
     );
-    let (ta, tb) = (
-        show_bridge(&rvsd, &bra).datapath_thread,
-        show_bridge(&rvsd, &brb).datapath_thread,
-    );
-    assert!(
-        ta.is_some() && tb.is_some() && ta != tb,
-        "threads {ta:?} {tb:?}"
+    // Ports go to the thread receiving on the fewest: h1 0, h3 1, h2 0; the patch pair is
+    // attached when its second end is added, that end first: pb 1, pa 0.
+    let thread_of = |rvsd: &RvsdProcess, br: &str, p: &str| -> u32 {
+        show_bridge(rvsd, br)
+            .ports
+            .iter()
+            .find(|i| i.name == p)
+            .and_then(|i| i.datapath_thread)
+            .unwrap_or_else(|| panic!("{p}: no thread"))
+    };
+    let placed = [
+        (bra.as_str(), h1.port(), thread_of(&rvsd, &bra, h1.port())),
+        (bra.as_str(), h3.port(), thread_of(&rvsd, &bra, h3.port())),
+        (brb.as_str(), h2.port(), thread_of(&rvsd, &brb, h2.port())),
+        (bra.as_str(), pa.as_str(), thread_of(&rvsd, &bra, &pa)),
+        (brb.as_str(), pb.as_str(), thread_of(&rvsd, &brb, &pb)),
+    ];
+    assert_eq!(
+        placed.iter().map(|(_, _, t)| *t).collect::<Vec<_>>(),
+        vec![0, 1, 0, 0, 1],
+        "{placed:?}"
     );
     let text = rvs_ok(&rvsd, &["show"]);
     assert!(
-        text.contains("datapath thread: dp0") && text.contains("datapath thread: dp1"),
+        text.contains("thread: dp0") && text.contains("thread: dp1"),
         "{text}"
     );
+    assert!(h1.ping_until("10.81.0.2"), "h1 -> patch -> h2");
     assert!(
-        h1.ping_until("10.81.0.2"),
-        "h1 (thread {ta:?}) -> h2 (thread {tb:?})"
+        h1.ping("10.81.0.3"),
+        "h1 (thread 0) -> h3 (thread 1), one bridge"
     );
-    assert!(h1.ping("10.81.0.3"), "within one thread");
-    // `rvs dp-threads`: each bridge on its own thread, with its ports as receive queues.
+    // `rvs dp-threads`: each port is a receive queue of its thread, and only of it.
     let threads = dp_threads(&rvsd);
     assert_eq!(threads.len(), 2, "{threads:?}");
-    for (br, t, ports) in [
-        (&bra, ta, vec![h1.port(), h3.port(), pa.as_str()]),
-        (&brb, tb, vec![h2.port(), pb.as_str()]),
-    ] {
-        let info = threads
-            .iter()
-            .find(|i| i.bridges.contains(br))
-            .unwrap_or_else(|| panic!("{br} on no thread: {threads:?}"));
-        assert_eq!(info.name, format!("rvs-dp{}", t.expect("thread")));
-        assert_eq!(info.poll_mode, "adaptive (up to 100 us)");
-        for p in ports {
-            assert!(
-                info.rx_queues.contains(&format!("{br}/{p}")),
-                "{p} not polled by {}: {info:?}",
-                info.name
+    for (br, p, t) in placed {
+        for info in &threads {
+            let polled = info.rx_queues.contains(&format!("{br}/{p}"));
+            assert_eq!(
+                polled,
+                info.name == format!("rvs-dp{t}"),
+                "{p} on thread {t}: {info:?}"
             );
         }
+    }
+    for info in &threads {
+        assert_eq!(info.poll_mode, "adaptive (up to 100 us)");
         assert!(info.sleeps > 0 && info.tid > 0, "{info:?}");
+        assert!(info.bridges.contains(&bra), "{info:?}");
     }
     assert_ne!(threads[0].tid, threads[1].tid);
     let text = rvs_ok(&rvsd, &["dp-threads"]);
@@ -97,20 +109,104 @@ fn bridges_on_two_threads_forward_across_a_patch_pair() {
         ],
     );
     let got = packet_in_marker(port, &h2, "et-pktin");
-    assert!(
-        got,
-        "no packet-in from bridge {brb} on thread {tb:?}\n{}",
-        rvsd.log()
-    );
+    assert!(got, "no packet-in from bridge {brb}\n{}", rvsd.log());
     // Restart: the same spread, the same forwarding.
     rvsd.kill9();
     rvsd.start_again().expect("restart");
     assert!(h2.ping_until("10.81.0.1"), "after restart\n{}", rvsd.log());
-    let (ta2, tb2) = (
-        show_bridge(&rvsd, &bra).datapath_thread,
-        show_bridge(&rvsd, &brb).datapath_thread,
+    assert!(
+        h3.ping("10.81.0.1"),
+        "across threads in one bridge, after restart"
     );
-    assert!(ta2.is_some() && tb2.is_some() && ta2 != tb2);
+    let after: Vec<u32> = [h1.port(), h3.port(), pa.as_str()]
+        .iter()
+        .map(|p| thread_of(&rvsd, &bra, p))
+        .collect();
+    assert!(after.contains(&0) && after.contains(&1), "{after:?}");
+}
+
+/// One bridge, two threads: h1 and h3 receive on thread 0, h2 on thread 1. What thread 1
+/// learned (h2) steers what thread 0 receives (h1 to h2) and the other way: unicast
+/// reaches only its destination. Counters of a port are summed over both threads.
+#[test]
+fn one_bridge_spread_over_two_threads_shares_learning() {
+    use rvs_lab::frames;
+    setup();
+    let rvsd = RvsdProcess::start_with_args(
+        rvs_lab::workspace_bin("rvsd"),
+        env!("CARGO_BIN_EXE_rvs"),
+        &["--dp-threads", "2"],
+    )
+    .expect("start rvsd");
+    let h1 = VethHost::new("et", Some("10.81.0.21/24"));
+    let h2 = VethHost::new("et", Some("10.81.0.22/24"));
+    let h3 = VethHost::new("et", Some("10.81.0.23/24"));
+    let br = unique_name("ets");
+    rvs_ok(&rvsd, &["add-br", &br]);
+    for h in [&h1, &h2, &h3] {
+        rvs_ok(&rvsd, &["add-port", &br, h.port()]);
+    }
+    let threads: Vec<Option<u32>> = show_bridge(&rvsd, &br)
+        .ports
+        .iter()
+        .map(|p| p.datapath_thread)
+        .collect();
+    assert!(
+        threads.contains(&Some(0)) && threads.contains(&Some(1)),
+        "{threads:?}"
+    );
+    assert!(h1.ping_until("10.81.0.22"), "h1 -> h2\n{}", rvsd.log());
+    assert!(h2.ping("10.81.0.21"), "h2 -> h1");
+    let (s1, s2, s3) = (h1.sock(), h2.sock(), h3.sock());
+    let (m1, m2) = (h1.mac(), h2.mac());
+    // Both stations learned (by different threads), in one table.
+    let entries = fdb(&rvsd, &br);
+    for (mac, port) in [(m1, h1.port()), (m2, h2.port())] {
+        assert!(
+            entries
+                .iter()
+                .any(|e| frames::try_mac(&e.mac) == Some(mac) && e.port == port),
+            "{} not learned on {port}: {entries:#?}",
+            frames::fmt_mac(&mac)
+        );
+    }
+    const N: usize = 20;
+    let before = port_stats(&rvsd, &br);
+    for (from, to, from_mac, to_mac, tag) in
+        [(&s1, &s2, m1, m2, "sp12"), (&s2, &s1, m2, m1, "sp21")]
+    {
+        for i in 0..N {
+            from.send(&frames::ethernet(
+                to_mac,
+                from_mac,
+                0x88b5,
+                &payload(&format!("{tag}-{i}")),
+            ))
+            .expect("send");
+        }
+        let missing: Vec<usize> = (0..N)
+            .filter(|i| recv_marked(to, &format!("{tag}-{i}")).is_none())
+            .collect();
+        assert!(missing.is_empty(), "{tag}: lost {missing:?}");
+        let stray = prefixed_during(
+            &s3,
+            &format!("{tag}-"),
+            std::time::Duration::from_millis(300),
+        );
+        assert!(
+            stray.is_empty(),
+            "{tag}: {} unicast frames flooded to h3: learning not shared",
+            stray.len()
+        );
+    }
+    let after = port_stats(&rvsd, &br);
+    let delta = |p: &str, f: fn(&rvs_api::PortStats) -> u64| f(&after[p]) - f(&before[p]);
+    // h1's port received N (thread 0) and transmitted N (sent by thread 1); at least, as
+    // the kernel may add its own frames (IPv6 router solicitations and the like).
+    assert!(delta(h1.port(), |s| s.rx_packets) >= N as u64);
+    assert!(delta(h1.port(), |s| s.tx_packets) >= N as u64);
+    assert!(delta(h2.port(), |s| s.rx_packets) >= N as u64);
+    assert!(delta(h2.port(), |s| s.tx_packets) >= N as u64);
 }
 
 /// The threads of `rvs --format json dp-threads`.

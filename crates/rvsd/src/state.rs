@@ -45,18 +45,19 @@ struct PortRun {
     netns: Option<String>,
     /// How the port runs, shown after `up` (afxdp: mode and queues).
     detail: Option<String>,
-    /// The datapath thread that has the port (when `id` is set): `id` is that thread's.
+    /// The datapath thread that receives on the port (when `id` is set). Every other thread
+    /// holds a transmit handle under the same id.
     thread: usize,
 }
 
 pub struct State {
     config: Config,
     db: PathBuf,
-    /// Datapath threads; each bridge, with all its ports, lives on one of them.
+    /// Datapath threads. Every bridge has a replica on each (sharing one MAC table); each
+    /// port receives on one thread and the others transmit to it through a handle.
     workers: Vec<WorkerHandle>,
+    /// Bridge ids, the same on every thread.
     bridge_ids: HashMap<String, BridgeId>,
-    /// The thread of each bridge (index into `workers`).
-    bridge_thread: HashMap<String, usize>,
     ports: HashMap<String, PortRun>,
     /// OpenFlow side of each bridge.
     of: HashMap<String, of::OfBridge>,
@@ -247,7 +248,6 @@ impl State {
             db,
             workers,
             bridge_ids: HashMap::new(),
-            bridge_thread: HashMap::new(),
             ports: HashMap::new(),
             of: HashMap::new(),
             of_tx,
@@ -273,35 +273,62 @@ impl State {
     }
 
     fn create_bridge(&mut self, name: &str, bc: &BridgeConfig) -> Result<(), ApiError> {
-        let (n, a, nm) = (
-            bc.mac_table_size as usize,
-            bc.mac_aging_secs,
-            name.to_string(),
-        );
-        // The thread with the fewest bridges (the first on a tie).
-        let thread = (0..self.workers.len())
-            .min_by_key(|t| self.bridge_thread.values().filter(|x| *x == t).count())
+        let id = (0..)
+            .find(|i| !self.bridge_ids.values().any(|b| b == i))
             .unwrap_or(0);
-        let id = self
-            .workers
-            .get(thread)
-            .ok_or_else(worker_gone)?
-            .call(move |w| w.datapath().add_bridge(&nm, n, a))
-            .map_err(|_| worker_gone())?;
+        let mac =
+            rvs_datapath::mac_table::shared_mac(bc.mac_table_size as usize, bc.mac_aging_secs);
+        for w in &self.workers {
+            let (nm, mac) = (name.to_string(), mac.clone());
+            if !w
+                .call(move |w| w.datapath().add_bridge_with(id, &nm, mac))
+                .map_err(|_| worker_gone())?
+            {
+                return Err(ApiError::new(
+                    ErrorKind::System,
+                    format!("bridge id {id} is taken in the datapath"),
+                ));
+            }
+        }
         self.bridge_ids.insert(name.to_string(), id);
-        self.bridge_thread.insert(name.to_string(), thread);
         Ok(())
     }
 
-    /// The datapath thread of `bridge` (the first one for an unknown bridge: callers check
-    /// the bridge exists first).
-    fn worker_of(&self, bridge: &str) -> &WorkerHandle {
-        let t = self.bridge_thread.get(bridge).copied().unwrap_or(0);
-        self.workers.get(t).unwrap_or(&self.workers[0])
+    /// A datapath thread for bridge-wide work on shared state (the MAC table): every
+    /// thread has a replica of every bridge.
+    fn worker_of(&self, _bridge: &str) -> &WorkerHandle {
+        &self.workers[0]
     }
 
-    fn thread_of(&self, bridge: &str) -> usize {
-        self.bridge_thread.get(bridge).copied().unwrap_or(0)
+    /// The thread a new port receives on: the one receiving on the fewest ports.
+    fn next_thread(&self) -> usize {
+        (0..self.workers.len())
+            .min_by_key(|t| {
+                self.ports
+                    .values()
+                    .filter(|r| r.id.is_some() && r.thread == *t)
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    /// The smallest port id no attached port uses.
+    fn free_port_id(&self) -> PortId {
+        let used: std::collections::HashSet<PortId> =
+            self.ports.values().filter_map(|r| r.id).collect();
+        (0..).find(|i| !used.contains(i)).unwrap_or(0)
+    }
+
+    /// Removes port `id` from every thread; returns what its receiving thread held.
+    fn del_everywhere(&self, id: PortId, thread: usize) -> Option<Box<dyn Port>> {
+        let mut io = None;
+        for (t, w) in self.workers.iter().enumerate() {
+            let got = w.call(move |w| w.del_port(id)).ok().flatten();
+            if t == thread {
+                io = got;
+            }
+        }
+        io
     }
 
     /// Tries to attach a configured port that is not attached; records the outcome.
@@ -314,8 +341,8 @@ impl State {
                 let netns = opened.netns.clone();
                 let detail = opened.detail.clone();
                 match self.attach(bridge, opened.io, &pc.vlan) {
-                    Ok(id) => {
-                        tracing::info!(bridge, port = name, kind = %pc.kind, netns = ?netns, "port attached");
+                    Ok((id, thread)) => {
+                        tracing::info!(bridge, port = name, kind = %pc.kind, netns = ?netns, thread, "port attached");
                         self.ports.insert(
                             name.to_string(),
                             PortRun {
@@ -323,7 +350,7 @@ impl State {
                                 error: None,
                                 netns: netns.clone(),
                                 detail,
-                                thread: self.thread_of(bridge),
+                                thread,
                             },
                         );
                         if pc.netns != netns && pc.kind == PortKind::Tap {
@@ -384,25 +411,26 @@ impl State {
                 return false;
             }
         };
-        let ida = match self.attach(bridge, Box::new(a), &pc.vlan) {
-            Ok(id) => id,
+        let (ida, ta) = match self.attach(bridge, Box::new(a), &pc.vlan) {
+            Ok(x) => x,
             Err(e) => {
                 self.mark_down(name, e.message);
                 return false;
             }
         };
+        // Reserve the first end's id while the second one is attached.
+        self.ports.insert(
+            name.to_string(),
+            PortRun {
+                id: Some(ida),
+                error: None,
+                netns: None,
+                detail: None,
+                thread: ta,
+            },
+        );
         match self.attach(&peer_bridge, Box::new(b), &peer_pc.vlan) {
-            Ok(idb) => {
-                self.ports.insert(
-                    name.to_string(),
-                    PortRun {
-                        id: Some(ida),
-                        error: None,
-                        netns: None,
-                        detail: None,
-                        thread: self.thread_of(bridge),
-                    },
-                );
+            Ok((idb, tb)) => {
                 self.ports.insert(
                     peer.clone(),
                     PortRun {
@@ -410,16 +438,14 @@ impl State {
                         error: None,
                         netns: None,
                         detail: None,
-                        thread: self.thread_of(&peer_bridge),
+                        thread: tb,
                     },
                 );
                 tracing::info!(a = name, b = %peer, "patch ports connected");
                 true
             }
             Err(e) => {
-                let _ = self
-                    .worker_of(bridge)
-                    .call(move |w| w.del_port(ida).is_some());
+                self.del_everywhere(ida, ta);
                 self.mark_down(name, e.message);
                 false
             }
@@ -431,10 +457,9 @@ impl State {
         let Some(run) = self.ports.get_mut(name) else {
             return;
         };
-        if let Some(id) = run.id.take() {
-            if let Some(w) = self.workers.get(run.thread) {
-                let _ = w.call(move |w| w.del_port(id).is_some());
-            }
+        let (id, thread) = (run.id.take(), run.thread);
+        if let Some(id) = id {
+            self.del_everywhere(id, thread);
         }
     }
 
@@ -475,21 +500,53 @@ impl State {
         run.error = Some(error);
     }
 
-    fn attach(&self, bridge: &str, io: Box<dyn Port>, vlan: &VlanSpec) -> Result<PortId, ApiError> {
+    /// Puts a port on a bridge: it receives on the least busy thread, and every other
+    /// thread gets a transmit handle under the same id. Returns the id and the thread.
+    fn attach(
+        &self,
+        bridge: &str,
+        io: Box<dyn Port>,
+        vlan: &VlanSpec,
+    ) -> Result<(PortId, usize), ApiError> {
         let bid = *self
             .bridge_ids
             .get(bridge)
             .ok_or_else(|| no_bridge(bridge))?;
-        let vlan = vlan.clone();
-        self.worker_of(bridge)
-            .call(move |w| w.add_port(bid, io, &vlan))
+        let (id, thread) = (self.free_port_id(), self.next_thread());
+        let system = |what: &str, e: std::io::Error| {
+            ApiError::new(
+                ErrorKind::System,
+                format!("cannot add port to the datapath: {what}: {e}"),
+            )
+        };
+        let mut handles = Vec::with_capacity(self.workers.len());
+        for t in 0..self.workers.len() {
+            if t != thread {
+                handles.push((t, io.tx_handle().map_err(|e| system("transmit handle", e))?));
+            }
+        }
+        let v = vlan.clone();
+        self.workers
+            .get(thread)
+            .ok_or_else(worker_gone)?
+            .call(move |w| w.add_port_with_id(bid, id, io, &v))
             .map_err(|_| worker_gone())?
-            .map_err(|e| {
-                ApiError::new(
-                    ErrorKind::System,
-                    format!("cannot add port to the datapath: {e}"),
-                )
-            })
+            .map_err(|e| system("receiving thread", e))?;
+        for (t, h) in handles {
+            let v = vlan.clone();
+            let added = self.workers[t]
+                .call(move |w| w.add_port_with_id(bid, id, h, &v))
+                .map_err(|_| worker_gone())
+                .and_then(|r| r.map_err(|e| system("transmit handle", e)));
+            if let Err(e) = added {
+                // Whatever was added goes again, so no thread is left half-configured.
+                if let Some(port) = self.del_everywhere(id, thread) {
+                    drop(port);
+                }
+                return Err(e);
+            }
+        }
+        Ok((id, thread))
     }
 
     /// Persists `next` and makes it current.
@@ -511,6 +568,12 @@ impl State {
             .collect();
         {
             for f in failures {
+                // The receiving thread dropped the port; the handles on the others go too.
+                if let Some(run) = self.ports.get(&f.name) {
+                    if let Some(id) = run.id {
+                        self.del_everywhere(id, run.thread);
+                    }
+                }
                 let why = match f.fault {
                     rvs_datapath::PortFault::InterfaceGone => {
                         format!("interface '{}' disappeared", f.name)
@@ -684,17 +747,20 @@ impl State {
         self.commit(next)?;
         self.of_stop(&name, true);
         if let Some(bid) = self.bridge_ids.get(&name).copied() {
-            let mut ports = self
-                .worker_of(&name)
-                .call(move |w| w.del_bridge(bid))
-                .map_err(|_| worker_gone())?;
+            // Each thread gives back its replica's ports: the receiving ones and handles.
+            let mut by_thread: Vec<Vec<Box<dyn Port>>> = Vec::with_capacity(self.workers.len());
+            for w in &self.workers {
+                by_thread.push(w.call(move |w| w.del_bridge(bid)).unwrap_or_default());
+            }
             self.bridge_ids.remove(&name);
-            self.bridge_thread.remove(&name);
             for (pname, pc) in &removed.ports {
-                let io = ports
-                    .iter()
-                    .position(|p| p.name() == pname)
-                    .map(|i| ports.swap_remove(i));
+                let thread = self.ports.get(pname).map_or(0, |r| r.thread);
+                let io = by_thread.get_mut(thread).and_then(|ports| {
+                    ports
+                        .iter()
+                        .position(|p| p.name() == pname && p.poll_fd().is_some())
+                        .map(|i| ports.swap_remove(i))
+                });
                 destroy_device(pname, pc, io);
             }
         }
@@ -833,7 +899,7 @@ impl State {
             return Err(e);
         }
         match self.attach(&bridge, opened.io, &vlan) {
-            Ok(id) => {
+            Ok((id, thread)) => {
                 self.ports.insert(
                     name.clone(),
                     PortRun {
@@ -841,7 +907,7 @@ impl State {
                         error: None,
                         netns,
                         detail,
-                        thread: self.thread_of(&bridge),
+                        thread,
                     },
                 );
                 tracing::info!(bridge = %bridge, port = %name, %kind, vlan = %vlan.describe(), "port added");
@@ -920,9 +986,11 @@ impl State {
         }
         self.commit(next)?;
         if let Some(id) = self.ports.get(&name).and_then(|r| r.id) {
-            self.worker_of(&bridge)
-                .call(move |w| w.datapath().set_port_vlan(id, &spec))
-                .map_err(|_| worker_gone())?;
+            for w in &self.workers {
+                let spec = spec.clone();
+                w.call(move |w| w.datapath().set_port_vlan(id, &spec))
+                    .map_err(|_| worker_gone())?;
+            }
         }
         Ok(Response::Done)
     }
@@ -948,15 +1016,7 @@ impl State {
         }
         self.commit(next)?;
         let run = self.ports.remove(&name).unwrap_or_default();
-        let io = match run.id {
-            Some(id) => self
-                .workers
-                .get(run.thread)
-                .ok_or_else(worker_gone)?
-                .call(move |w| w.del_port(id))
-                .map_err(|_| worker_gone())?,
-            None => None,
-        };
+        let io = run.id.and_then(|id| self.del_everywhere(id, run.thread));
         destroy_device(&name, &pc, io);
         self.unpair_peer_of(&pc);
         tracing::info!(bridge = %bridge, port = %name, "port deleted");
@@ -1012,7 +1072,7 @@ impl State {
                 name: name.clone(),
                 mac_aging_secs: bc.mac_aging_secs,
                 mac_table_size: bc.mac_table_size,
-                datapath_thread: self.bridge_thread.get(name).map(|t| *t as u32),
+                datapath_thread: None,
                 ports: bc
                     .ports
                     .iter()
@@ -1031,6 +1091,7 @@ impl State {
                                 (None, Some(e)) => format!("error: {e}"),
                                 (None, None) => "down".to_string(),
                             },
+                            datapath_thread: run.id.map(|_| run.thread as u32),
                             netns: run.netns,
                             peer: pc.peer.clone(),
                         }
@@ -1074,13 +1135,9 @@ impl State {
                     rx_queues.extend((0..n).map(|q| format!("{bridge}/{port} q{q}")));
                 }
             }
-            let mut bridges: Vec<String> = self
-                .bridge_thread
-                .iter()
-                .filter(|(_, th)| **th == t)
-                .map(|(b, _)| b.clone())
-                .collect();
+            let mut bridges: Vec<String> = mine.iter().map(|(b, _, _)| b.clone()).collect();
             bridges.sort();
+            bridges.dedup();
             threads.push(rvs_api::DpThreadInfo {
                 name: format!("rvs-dp{t}"),
                 tid,
@@ -1136,23 +1193,21 @@ impl State {
             .into_iter()
             .map(|n| (n.clone(), self.ports.get(&n).and_then(|r| r.id)))
             .collect();
-        let counters = {
-            let ids = ids.clone();
-            self.worker_of(&bridge)
-                .call(move |w| {
-                    w.datapath().collect_kernel_drops();
-                    ids.iter()
-                        .map(|(_, id)| {
-                            id.map(|id| {
-                                let dp = w.datapath();
-                                (dp.counters(id), dp.queue_counters(id))
-                            })
-                            .unwrap_or_default()
-                        })
-                        .collect::<Vec<_>>()
-                })
-                .map_err(|_| worker_gone())?
-        };
+        let wanted: Vec<PortId> = ids.iter().filter_map(|(_, id)| *id).collect();
+        let mut summed = sum_counters(&self.workers, &wanted).into_iter();
+        let counters: Vec<(
+            Option<rvs_datapath::PortCounters>,
+            Vec<rvs_datapath::QueueCounters>,
+        )> = ids
+            .iter()
+            .map(|(_, id)| match id {
+                Some(_) => match summed.next().flatten() {
+                    Some((c, q)) => (Some(c), q),
+                    None => (None, Vec::new()),
+                },
+                None => (None, Vec::new()),
+            })
+            .collect();
         let ports = ids
             .into_iter()
             .zip(counters)
@@ -1221,6 +1276,42 @@ fn thread_cpu_ms(tid: u32) -> Option<u64> {
         .ok()
         .filter(|h| *h > 0)?;
     Some(ticks * 1000 / hz)
+}
+
+/// Counters of ports `ids` summed over every datapath thread (each counts what it received
+/// or sent on the port), with the per-queue counts of the receiving thread's port.
+/// Kernel drops are collected first. `None` for a port no thread has.
+fn sum_counters(
+    workers: &[WorkerHandle],
+    ids: &[PortId],
+) -> Vec<Option<(rvs_datapath::PortCounters, Vec<rvs_datapath::QueueCounters>)>> {
+    let mut out: Vec<Option<(rvs_datapath::PortCounters, Vec<rvs_datapath::QueueCounters>)>> =
+        vec![None; ids.len()];
+    for w in workers {
+        let ids = ids.to_vec();
+        let Ok(got) = w.call(move |w| {
+            let dp = w.datapath();
+            dp.collect_kernel_drops();
+            ids.iter()
+                .map(|&id| dp.counters(id).map(|c| (c, dp.queue_counters(id))))
+                .collect::<Vec<_>>()
+        }) else {
+            continue;
+        };
+        for (slot, got) in out.iter_mut().zip(got) {
+            let Some((c, q)) = got else { continue };
+            match slot {
+                Some((sum, queues)) => {
+                    sum.accumulate(&c);
+                    if !q.is_empty() {
+                        *queues = q;
+                    }
+                }
+                None => *slot = Some((c, q)),
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -81,7 +81,8 @@ struct Parts<'a> {
 
 /// The datapath as one switch sees it.
 struct Dp<'a> {
-    worker: &'a WorkerHandle,
+    /// Every datapath thread: each has a replica of the bridge.
+    workers: &'a [WorkerHandle],
     bridge: BridgeId,
     /// Attached ports of the bridge: name → PortId.
     attached: BTreeMap<String, PortId>,
@@ -121,12 +122,14 @@ impl DpControl for Dp<'_> {
     fn publish(&mut self, snap: Arc<OfSnapshot>) {
         let cfg = Arc::new(to_config(&snap, &self.attached, self.local));
         let b = self.bridge;
-        if self
-            .worker
-            .call(move |w| w.datapath().set_openflow(b, Some(cfg)))
-            .is_err()
-        {
-            tracing::error!("datapath thread gone: OpenFlow tables not published");
+        // One thread after the other: when this returns, every replica has the tables.
+        for w in self.workers {
+            let cfg = cfg.clone();
+            if w.call(move |w| w.datapath().set_openflow(b, Some(cfg)))
+                .is_err()
+            {
+                tracing::error!("datapath thread gone: OpenFlow tables not published");
+            }
         }
         *self.last = Some(snap);
         *self.published_ports = self.attached.clone();
@@ -139,8 +142,8 @@ impl DpControl for Dp<'_> {
         frame: Vec<u8>,
     ) -> Result<(), OfError> {
         let b = self.bridge;
-        let r = self
-            .worker
+        // Any replica reaches every port; the first thread's does it.
+        let r = self.workers[0]
             .call(move |w| {
                 let now = w.now();
                 w.datapath().packet_out(b, in_port, &actions, &frame, now)
@@ -159,9 +162,13 @@ impl DpControl for Dp<'_> {
 
     fn collect(&mut self) -> Vec<Credit> {
         let b = self.bridge;
-        self.worker
-            .call(move |w| w.datapath().of_collect(b))
-            .unwrap_or_default()
+        self.workers
+            .iter()
+            .flat_map(|w| {
+                w.call(move |w| w.datapath().of_collect(b))
+                    .unwrap_or_default()
+            })
+            .collect()
     }
 
     fn port_stats(&mut self) -> Vec<PortStats> {
@@ -173,15 +180,13 @@ impl DpControl for Dp<'_> {
             .iter()
             .filter_map(|(of, name, _)| self.attached.get(name).map(|&id| (*of, id)))
             .collect();
-        let counters = self
-            .worker
-            .call(move |w| {
-                wanted
-                    .into_iter()
-                    .filter_map(|(of, id)| w.datapath().counters(id).map(|c| (of, c)))
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
+        let ids: Vec<PortId> = wanted.iter().map(|(_, id)| *id).collect();
+        let summed = super::sum_counters(self.workers, &ids);
+        let counters: Vec<(u32, rvs_datapath::PortCounters)> = wanted
+            .iter()
+            .zip(summed)
+            .filter_map(|((of, _), c)| c.map(|c| (*of, c.0)))
+            .collect();
         let up = self.started.elapsed();
         counters
             .into_iter()
@@ -253,11 +258,9 @@ impl State {
             config,
             ports,
             bridge_ids,
-            bridge_thread,
             ..
         } = self;
         let bid = *bridge_ids.get(bridge)?;
-        let worker = workers.get(bridge_thread.get(bridge).copied().unwrap_or(0))?;
         let bc = config.bridges.get(bridge)?;
         let attached: BTreeMap<String, PortId> = bc
             .ports
@@ -275,7 +278,7 @@ impl State {
             ..
         } = of.get_mut(bridge)?;
         let mut dp = Dp {
-            worker,
+            workers,
             bridge: bid,
             attached,
             local,
@@ -489,13 +492,12 @@ impl State {
         for input in batch {
             let (bridge, ev) = match input {
                 OfInput::Conn(b, ev) => (b, Some(ev)),
-                OfInput::PacketIn(thread, p) => {
+                OfInput::PacketIn(_thread, p) => {
+                    // Bridge ids are the same on every thread.
                     let Some(name) = self
                         .bridge_ids
                         .iter()
-                        .find(|(n, &id)| {
-                            id == p.bridge && self.bridge_thread.get(*n) == Some(&thread)
-                        })
+                        .find(|(_, &id)| id == p.bridge)
                         .map(|(n, _)| n.clone())
                     else {
                         continue;
