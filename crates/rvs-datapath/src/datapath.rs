@@ -2,6 +2,10 @@
 //!
 //! [`Datapath`] holds no threads and no file descriptors of its own; the worker thread
 //! (`crate::worker`) wraps it with epoll, and tests drive it directly with in-memory ports.
+//! With several threads each has a `Datapath` with a replica of a bridge
+//! ([`Datapath::add_bridge_with`], one shared MAC table) and every port of it under the
+//! same id ([`Datapath::add_port_with_id`]): the ports it receives on, and transmit handles
+//! ([`crate::Port::tx_handle`]) for the others.
 //! Per receive batch: one `recv_batch` on the ingress port, the bridge pipeline over the
 //! whole batch, then one `send_batch` per egress port that got frames. The receive buffers,
 //! transmit queues and frame lists are allocated once and reused.

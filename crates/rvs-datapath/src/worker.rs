@@ -1,6 +1,7 @@
 //! The datapath worker thread.
 //!
-//! One thread owns the [`Datapath`] and every port in it. It waits in `epoll_wait` on the
+//! One thread owns a [`Datapath`]: its replicas of the bridges, the ports it receives on,
+//! and transmit handles for the ports other threads receive on (rvsd runs several). It waits in `epoll_wait` on the
 //! ports' descriptors and an eventfd (sleeping, or polling as [`PollMode`] says); the control plane never touches datapath state
 //! directly but sends closures ([`WorkerHandle::call`]) that the thread runs between batches,
 //! so the packet path takes no locks. A ready port gets a few batches per wakeup, which keeps

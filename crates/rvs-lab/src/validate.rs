@@ -17,8 +17,9 @@
 //! * OpenFlow: controller targets (`tcp:IP:PORT`, `ptcp:PORT[:IP]`), the fail mode, and
 //!   every entry of `flows` (parsed with `rvs-ofctl`, an error shows the entry with a
 //!   caret under the bad token);
-//! * features rvsd does not have yet (more than one datapath thread) are refused with a
-//!   message that says so.
+//! * a per-bridge thread count (`datapath_threads` other than 1) is refused with a message
+//!   that says why: threads belong to the daemon (`rvsd --dp-threads`) and every bridge
+//!   spreads its ports over all of them.
 
 use crate::topology::{
     Bridge, Cidr, FileBridge, FileHost, FileInterface, FileLink, FileTopology, Host, IfaceKind,
@@ -568,7 +569,7 @@ fn resolve_bridge(
         ),
         Some(n) => c.bad(
             format!("{path}.datapath_threads"),
-            format!("datapath_threads {n} is not supported by this rvsd yet (it runs one datapath thread); use 1 or remove the key"),
+            format!("datapath_threads {n} cannot be set per bridge: rvsd's threads (rvsd --dp-threads, one per CPU by default) serve every bridge, whose ports are spread over them; use 1 or remove the key"),
         ),
     }
     let vlans = match &b.vlans {

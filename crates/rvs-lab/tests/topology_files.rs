@@ -382,12 +382,12 @@ fn bad_flows_are_located_with_a_caret() {
 }
 
 #[test]
-fn more_datapath_threads_are_refused() {
+fn per_bridge_thread_counts_are_refused() {
     let e = err(&with(
         "name = \"br1\"",
         "name = \"br1\"\ndatapath_threads = 4",
     ));
-    assert!(e.starts_with("lab.toml:9: key `bridges[1].datapath_threads`: datapath_threads 4 is not supported by this rvsd yet"), "{e}");
+    assert!(e.starts_with("lab.toml:9: key `bridges[1].datapath_threads`: datapath_threads 4 cannot be set per bridge"), "{e}");
     Topology::parse(
         &with(
             "name = \"br1\"",

@@ -1,5 +1,11 @@
-//! The daemon's state machine: the configuration, the datapath worker, and the link
+//! The daemon's state machine: the configuration, the datapath workers, and the link
 //! between them.
+//!
+//! Threads: every datapath thread holds a replica of every bridge under the same bridge id,
+//! the replicas sharing one MAC table. A port receives on one thread (the one receiving on
+//! the fewest ports) and is a transmit handle ([`rvs_datapath::Port::tx_handle`]) on the
+//! others, under one port id everywhere, so learned entries, OpenFlow port maps and
+//! packet-ins mean the same on every thread. Counters are per thread and summed here.
 //!
 //! Every change follows one order so that a refused change leaves nothing behind:
 //! 1. validate the request against the current configuration;
