@@ -456,6 +456,10 @@ pub struct PortInfo {
     /// threads transmit to it directly). Absent when the port is not attached.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub datapath_thread: Option<u32>,
+    /// Every thread receiving on the port, when its queues are split over several
+    /// (multi-queue taps); empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub datapath_threads: Vec<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -80,6 +80,20 @@ pub trait Port: Send {
         1
     }
 
+    /// Numbers of the queues counted by [`Port::rx_queues`] (for display).
+    fn rx_queue_ids(&self) -> Vec<usize> {
+        (0..self.rx_queues()).collect()
+    }
+
+    /// Splits a port with several receive queues over up to `parts` threads: this port
+    /// keeps the first share of the queues, and the ports returned (at most `parts - 1`)
+    /// receive on the others; all of them transmit like the whole port. A port that
+    /// cannot split returns nothing and keeps every queue.
+    fn split_rx(&mut self, parts: usize) -> Vec<Box<dyn Port>> {
+        let _ = parts;
+        Vec::new()
+    }
+
     /// Largest payload after the Ethernet header (and one VLAN tag) the port carries.
     fn mtu(&self) -> usize;
 

@@ -52,7 +52,7 @@ fn exists(name: &str) -> bool {
 
 /// UDP datagrams from the namespace to `PEER_ADDR:9` that the port received (by UDP source
 /// port), until `want` arrived or `limit` passed.
-fn recv_udp(port: &mut TapPort, want: usize, limit: Duration) -> Vec<u16> {
+fn recv_udp(port: &mut dyn Port, want: usize, limit: Duration) -> Vec<u16> {
     let mut got = Vec::new();
     let mut batch = RxBatch::new();
     let t = Instant::now();
@@ -212,6 +212,83 @@ fn four_queues_carry_many_flows_both_ways() {
         .output(&["ip", "link", "show", host.nic()])
         .status
         .success());
+}
+
+/// A 4-queue tap split over two threads: part 0 receives on queues 0 and 2, part 1 on 1
+/// and 3; between them they receive every datagram, each only from its own queues, and
+/// either part transmits on every queue.
+#[test]
+fn a_split_port_shares_its_queues_between_threads() {
+    require_root();
+    require_tool("ip");
+    let host = TapHost::new(P, Some(&format!("{NS_ADDR}/24")));
+    let (mut port, _) = TapPort::open_or_create(host.port(), None, 4).expect("4-queue tap");
+    let mut parts = port.split_rx(2);
+    assert_eq!(parts.len(), 1, "two parts in all");
+    let mut other = parts.remove(0);
+    assert_eq!(port.rx_queue_ids(), vec![0, 2]);
+    assert_eq!(other.rx_queue_ids(), vec![1, 3]);
+    assert!(other.poll_fd().is_some() && other.poll_fd() != port.poll_fd());
+    host.plug();
+    host.ns
+        .run(&[
+            "ip",
+            "neigh",
+            "replace",
+            &PEER_ADDR.to_string(),
+            "lladdr",
+            &rvs_lab::frames::fmt_mac(&PEER_MAC),
+            "dev",
+            host.nic(),
+        ])
+        .expect("static neighbour");
+    let sockets: Vec<UdpSocket> = host.ns.enter(|| {
+        (0..FLOWS)
+            .map(|_| UdpSocket::bind(SocketAddrV4::new(NS_ADDR, 0)).expect("bind"))
+            .collect()
+    });
+    let peer = SocketAddrV4::new(PEER_ADDR, 9);
+    for s in &sockets {
+        s.send_to(&[1u8; 64], peer).expect("send_to");
+    }
+    let want = FLOWS as usize;
+    let mut got0 = Vec::new();
+    let mut got1 = Vec::new();
+    let t = Instant::now();
+    while got0.len() + got1.len() < want && t.elapsed() < Duration::from_secs(10) {
+        got0.extend(recv_udp(&mut port, want, Duration::from_millis(20)));
+        got1.extend(recv_udp(other.as_mut(), want, Duration::from_millis(20)));
+    }
+    assert_eq!(got0.len() + got1.len(), want, "every datagram, once");
+    assert!(
+        !got0.is_empty() && !got1.is_empty(),
+        "both parts receive: {} and {}",
+        got0.len(),
+        got1.len()
+    );
+    // The counters are the port's, whichever part reads them; only the part's queues
+    // received on it.
+    let q = port.queue_counters();
+    assert_eq!(q, other.queue_counters());
+    assert_eq!(
+        q.iter().map(|c| c.rx_packets).sum::<u64>(),
+        want as u64,
+        "{q:?}"
+    );
+    // Part 1 transmits on every queue, like the whole port.
+    let mac = host.mac();
+    let frames: Vec<Vec<u8>> = (0..want)
+        .map(|i| udp_to_ns(mac, 21_000 + i as u16, 7778, b"x"))
+        .collect();
+    let tx: Vec<TxFrame<'_>> = frames.iter().map(|f| TxFrame::whole(f)).collect();
+    assert_eq!(other.send_batch(&tx).sent, want);
+    let q = port.queue_counters();
+    assert!(
+        q.iter().filter(|c| c.tx_packets > 0).count() >= 2,
+        "transmit uses every queue: {q:?}"
+    );
+    drop(other);
+    Box::new(port).destroy().expect("unset persist");
 }
 
 #[test]

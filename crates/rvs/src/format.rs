@@ -121,7 +121,14 @@ pub fn show(bridges: &[BridgeInfo]) -> String {
             if let Some(peer) = &p.peer {
                 let _ = write!(out, "  peer: {peer}");
             }
-            if let Some(t) = p.datapath_thread {
+            if p.datapath_threads.len() > 1 {
+                let list: Vec<String> = p
+                    .datapath_threads
+                    .iter()
+                    .map(|t| format!("dp{t}"))
+                    .collect();
+                let _ = write!(out, "  threads: {}", list.join(","));
+            } else if let Some(t) = p.datapath_thread {
                 let _ = write!(out, "  thread: dp{t}");
             }
             if let Some(ns) = &p.netns {
@@ -352,6 +359,7 @@ mod tests {
                 ports: vec![
                     PortInfo {
                         datapath_thread: None,
+                        datapath_threads: Vec::new(),
                         name: "veth-a".into(),
                         kind: PortKind::System,
                         vlan: VlanSpec {
@@ -366,6 +374,7 @@ mod tests {
                     },
                     PortInfo {
                         datapath_thread: None,
+                        datapath_threads: Vec::new(),
                         name: "tap1".into(),
                         kind: PortKind::Tap,
                         vlan: VlanSpec {
@@ -380,6 +389,7 @@ mod tests {
                     },
                     PortInfo {
                         datapath_thread: None,
+                        datapath_threads: Vec::new(),
                         name: "up0".into(),
                         kind: PortKind::Internal,
                         vlan: VlanSpec {

@@ -228,6 +228,7 @@ fn sample_show() -> Vec<BridgeInfo> {
         ports: vec![
             PortInfo {
                 datapath_thread: None,
+                datapath_threads: Vec::new(),
                 name: "veth-a".into(),
                 kind: PortKind::System,
                 vlan: VlanSpec {
@@ -242,6 +243,7 @@ fn sample_show() -> Vec<BridgeInfo> {
             },
             PortInfo {
                 datapath_thread: None,
+                datapath_threads: Vec::new(),
                 name: "tap1".into(),
                 kind: PortKind::Tap,
                 vlan: VlanSpec {

@@ -118,7 +118,13 @@ fn four_queue_tap_carries_many_flows_and_survives_kill9() {
     setup();
     let tap = TapHost::new(P, Some(&format!("{TAP_ADDR}/24")));
     let veth = VethHost::new(P, Some(&format!("{VETH_ADDR}/24")));
-    let mut rvsd = start_rvsd();
+    // Two datapath threads: the tap's queues are split over both.
+    let mut rvsd = RvsdProcess::start_with_args(
+        rvs_lab::workspace_bin("rvsd"),
+        env!("CARGO_BIN_EXE_rvs"),
+        &["--dp-threads", "2"],
+    )
+    .expect("start rvsd");
     let br = unique_name(P);
 
     rvs_ok(&rvsd, &["add-br", &br]);
@@ -146,6 +152,7 @@ fn four_queue_tap_carries_many_flows_and_survives_kill9() {
     ]);
     udp_flows_both_ways(&tap, &veth);
     assert_queues_used(&rvsd, &br, tap.port());
+    assert_queues_split(&rvsd, &br, tap.port());
 
     rvsd.kill9();
     rvsd.start_again().expect("restart rvsd after kill -9");
@@ -165,6 +172,49 @@ fn four_queue_tap_carries_many_flows_and_survives_kill9() {
     )]);
     udp_flows_both_ways(&tap, &veth);
     assert_queues_used(&rvsd, &br, tap.port());
+    assert_queues_split(&rvsd, &br, tap.port());
+}
+
+/// The tap's 4 queues are received by both threads, 0 and 2 on one, 1 and 3 on the
+/// other, as `rvs show` and `rvs dp-threads` tell.
+fn assert_queues_split(rvsd: &RvsdProcess, br: &str, port: &str) {
+    let info = show_bridge(rvsd, br);
+    let p = info
+        .ports
+        .iter()
+        .find(|p| p.name == port)
+        .expect("tap in show");
+    let mut threads = p.datapath_threads.clone();
+    threads.sort_unstable();
+    assert_eq!(threads, vec![0, 1], "{p:?}");
+    let listed = match rvs_json(rvsd, &["dp-threads"]) {
+        rvs_api::Response::DpThreads { threads } => threads,
+        other => panic!("dp-threads answered {other:?}"),
+    };
+    let queues_of = |t: u32| -> Vec<String> {
+        listed
+            .iter()
+            .find(|i| i.name == format!("rvs-dp{t}"))
+            .map(|i| {
+                i.rx_queues
+                    .iter()
+                    .filter(|q| q.starts_with(&format!("{br}/{port} ")))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (first, second) = (p.datapath_threads[0], p.datapath_threads[1]);
+    assert_eq!(
+        queues_of(first),
+        vec![format!("{br}/{port} q0"), format!("{br}/{port} q2")],
+        "{listed:?}"
+    );
+    assert_eq!(
+        queues_of(second),
+        vec![format!("{br}/{port} q1"), format!("{br}/{port} q3")],
+        "{listed:?}"
+    );
 }
 
 /// One JSON request line, as the CLI would send it.

@@ -51,9 +51,12 @@ struct PortRun {
     netns: Option<String>,
     /// How the port runs, shown after `up` (afxdp: mode and queues).
     detail: Option<String>,
-    /// The datapath thread that receives on the port (when `id` is set). Every other thread
-    /// holds a transmit handle under the same id.
+    /// The datapath thread that receives on the port (when `id` is set; the first of
+    /// `rx_threads`). Every thread not in `rx_threads` holds a transmit handle under the
+    /// same id.
     thread: usize,
+    /// Every thread receiving on the port: more than one when its queues are split.
+    rx_threads: Vec<usize>,
 }
 
 pub struct State {
@@ -306,16 +309,16 @@ impl State {
         &self.workers[0]
     }
 
-    /// The thread a new port receives on: the one receiving on the fewest ports.
-    fn next_thread(&self) -> usize {
-        (0..self.workers.len())
-            .min_by_key(|t| {
-                self.ports
-                    .values()
-                    .filter(|r| r.id.is_some() && r.thread == *t)
-                    .count()
-            })
-            .unwrap_or(0)
+    /// The threads, those receiving on the fewest ports (or port parts) first.
+    fn threads_by_load(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.workers.len()).collect();
+        order.sort_by_key(|t| {
+            self.ports
+                .values()
+                .filter(|r| r.id.is_some() && r.rx_threads.contains(t))
+                .count()
+        });
+        order
     }
 
     /// The smallest port id no attached port uses.
@@ -347,8 +350,8 @@ impl State {
                 let netns = opened.netns.clone();
                 let detail = opened.detail.clone();
                 match self.attach(bridge, opened.io, &pc.vlan) {
-                    Ok((id, thread)) => {
-                        tracing::info!(bridge, port = name, kind = %pc.kind, netns = ?netns, thread, "port attached");
+                    Ok((id, rx_threads)) => {
+                        tracing::info!(bridge, port = name, kind = %pc.kind, netns = ?netns, threads = ?rx_threads, "port attached");
                         self.ports.insert(
                             name.to_string(),
                             PortRun {
@@ -356,7 +359,8 @@ impl State {
                                 error: None,
                                 netns: netns.clone(),
                                 detail,
-                                thread,
+                                thread: rx_threads.first().copied().unwrap_or(0),
+                                rx_threads,
                             },
                         );
                         if pc.netns != netns && pc.kind == PortKind::Tap {
@@ -432,7 +436,8 @@ impl State {
                 error: None,
                 netns: None,
                 detail: None,
-                thread: ta,
+                thread: ta.first().copied().unwrap_or(0),
+                rx_threads: ta.clone(),
             },
         );
         match self.attach(&peer_bridge, Box::new(b), &peer_pc.vlan) {
@@ -444,14 +449,15 @@ impl State {
                         error: None,
                         netns: None,
                         detail: None,
-                        thread: tb,
+                        thread: tb.first().copied().unwrap_or(0),
+                        rx_threads: tb,
                     },
                 );
                 tracing::info!(a = name, b = %peer, "patch ports connected");
                 true
             }
             Err(e) => {
-                self.del_everywhere(ida, ta);
+                self.del_everywhere(ida, ta.first().copied().unwrap_or(0));
                 self.mark_down(name, e.message);
                 false
             }
@@ -506,53 +512,55 @@ impl State {
         run.error = Some(error);
     }
 
-    /// Puts a port on a bridge: it receives on the least busy thread, and every other
-    /// thread gets a transmit handle under the same id. Returns the id and the thread.
+    /// Puts a port on a bridge: it receives on the least busy thread (a port with several
+    /// queues is split over up to one thread per queue, [`Port::split_rx`]), and every
+    /// other thread gets a transmit handle under the same id. Returns the id and the
+    /// receiving threads.
     fn attach(
         &self,
         bridge: &str,
-        io: Box<dyn Port>,
+        mut io: Box<dyn Port>,
         vlan: &VlanSpec,
-    ) -> Result<(PortId, usize), ApiError> {
+    ) -> Result<(PortId, Vec<usize>), ApiError> {
         let bid = *self
             .bridge_ids
             .get(bridge)
             .ok_or_else(|| no_bridge(bridge))?;
-        let (id, thread) = (self.free_port_id(), self.next_thread());
+        let id = self.free_port_id();
+        let order = self.threads_by_load();
         let system = |what: &str, e: std::io::Error| {
             ApiError::new(
                 ErrorKind::System,
                 format!("cannot add port to the datapath: {what}: {e}"),
             )
         };
-        let mut handles = Vec::with_capacity(self.workers.len());
-        for t in 0..self.workers.len() {
-            if t != thread {
-                handles.push((t, io.tx_handle().map_err(|e| system("transmit handle", e))?));
-            }
+        let extra = io.split_rx(self.workers.len());
+        let rx_threads: Vec<usize> = order.iter().copied().take(1 + extra.len()).collect();
+        let mut placed: Vec<(usize, Box<dyn Port>)> = Vec::with_capacity(self.workers.len());
+        for &t in order.iter().skip(rx_threads.len()) {
+            placed.push((t, io.tx_handle().map_err(|e| system("transmit handle", e))?));
         }
-        let v = vlan.clone();
-        self.workers
-            .get(thread)
-            .ok_or_else(worker_gone)?
-            .call(move |w| w.add_port_with_id(bid, id, io, &v))
-            .map_err(|_| worker_gone())?
-            .map_err(|e| system("receiving thread", e))?;
-        for (t, h) in handles {
+        let primary = rx_threads.first().copied().unwrap_or(0);
+        placed.insert(0, (primary, io));
+        for (t, part) in rx_threads.iter().skip(1).copied().zip(extra) {
+            placed.push((t, part));
+        }
+        for (t, port) in placed {
             let v = vlan.clone();
-            let added = self.workers[t]
-                .call(move |w| w.add_port_with_id(bid, id, h, &v))
+            let added = self
+                .workers
+                .get(t)
+                .ok_or_else(worker_gone)?
+                .call(move |w| w.add_port_with_id(bid, id, port, &v))
                 .map_err(|_| worker_gone())
-                .and_then(|r| r.map_err(|e| system("transmit handle", e)));
+                .and_then(|r| r.map_err(|e| system("datapath thread", e)));
             if let Err(e) = added {
                 // Whatever was added goes again, so no thread is left half-configured.
-                if let Some(port) = self.del_everywhere(id, thread) {
-                    drop(port);
-                }
+                drop(self.del_everywhere(id, primary));
                 return Err(e);
             }
         }
-        Ok((id, thread))
+        Ok((id, rx_threads))
     }
 
     /// Persists `next` and makes it current.
@@ -905,7 +913,7 @@ impl State {
             return Err(e);
         }
         match self.attach(&bridge, opened.io, &vlan) {
-            Ok((id, thread)) => {
+            Ok((id, rx_threads)) => {
                 self.ports.insert(
                     name.clone(),
                     PortRun {
@@ -913,7 +921,8 @@ impl State {
                         error: None,
                         netns,
                         detail,
-                        thread,
+                        thread: rx_threads.first().copied().unwrap_or(0),
+                        rx_threads,
                     },
                 );
                 tracing::info!(bridge = %bridge, port = %name, %kind, vlan = %vlan.describe(), "port added");
@@ -1098,6 +1107,11 @@ impl State {
                                 (None, None) => "down".to_string(),
                             },
                             datapath_thread: run.id.map(|_| run.thread as u32),
+                            datapath_threads: if run.id.is_some() && run.rx_threads.len() > 1 {
+                                run.rx_threads.iter().map(|t| *t as u32).collect()
+                            } else {
+                                Vec::new()
+                            },
                             netns: run.netns,
                             peer: pc.peer.clone(),
                         }
@@ -1113,35 +1127,45 @@ impl State {
     fn dp_threads(&self) -> Response {
         let mut threads = Vec::with_capacity(self.workers.len());
         for (t, worker) in self.workers.iter().enumerate() {
-            let mut mine: Vec<(String, String, PortId)> = Vec::new();
+            // (bridge, port, id, split over several threads)
+            let mut mine: Vec<(String, String, PortId, bool)> = Vec::new();
             for (bridge, bc) in &self.config.bridges {
                 for pname in bc.ports.keys() {
-                    if let Some(run) = self.ports.get(pname).filter(|r| r.thread == t) {
+                    if let Some(run) = self.ports.get(pname).filter(|r| r.rx_threads.contains(&t)) {
                         if let Some(id) = run.id {
-                            mine.push((bridge.clone(), pname.clone(), id));
+                            mine.push((
+                                bridge.clone(),
+                                pname.clone(),
+                                id,
+                                run.rx_threads.len() > 1,
+                            ));
                         }
                     }
                 }
             }
-            let ids: Vec<PortId> = mine.iter().map(|(_, _, id)| *id).collect();
+            let ids: Vec<PortId> = mine.iter().map(|(_, _, id, _)| *id).collect();
             let Ok((stats, mode, tid, queues)) = worker.call(move |w| {
-                let queues: Vec<usize> = ids
+                let queues: Vec<Vec<usize>> = ids
                     .iter()
-                    .map(|&id| w.datapath().port(id).map_or(0, |p| p.rx_queues()))
+                    .map(|&id| {
+                        w.datapath()
+                            .port(id)
+                            .map_or_else(Vec::new, |p| p.rx_queue_ids())
+                    })
                     .collect();
                 (w.poll_stats(), w.poll_mode(), w.tid(), queues)
             }) else {
                 continue;
             };
             let mut rx_queues = Vec::new();
-            for ((bridge, port, _), n) in mine.iter().zip(queues) {
-                if n <= 1 {
+            for ((bridge, port, _, split), ids) in mine.iter().zip(queues) {
+                if ids.len() <= 1 && !split {
                     rx_queues.push(format!("{bridge}/{port}"));
                 } else {
-                    rx_queues.extend((0..n).map(|q| format!("{bridge}/{port} q{q}")));
+                    rx_queues.extend(ids.iter().map(|q| format!("{bridge}/{port} q{q}")));
                 }
             }
-            let mut bridges: Vec<String> = mine.iter().map(|(b, _, _)| b.clone()).collect();
+            let mut bridges: Vec<String> = mine.iter().map(|(b, _, _, _)| b.clone()).collect();
             bridges.sort();
             bridges.dedup();
             threads.push(rvs_api::DpThreadInfo {

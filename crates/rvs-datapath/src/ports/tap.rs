@@ -20,7 +20,10 @@
 //!   protocol and ports), so one flow always leaves through one queue and keeps its order;
 //!   one `writev` per frame, as with one queue (TAP has no batched write); the hash reads
 //!   a copy of the first 66 bytes on the stack, nothing is allocated;
-//! - [`Port::queue_counters`] gives the frames each queue carried.
+//! - [`Port::queue_counters`] gives the frames each queue carried;
+//! - [`Port::split_rx`] shares the queues between datapath threads: queue `q` is received
+//!   by part `q % parts` (its own epoll set), every part transmits on every queue, and the
+//!   per-queue counters are shared atomics, so any part reports the whole port.
 //!
 //! Attaching to an existing device opens the same number of queues. A device made without
 //! multi-queue support (by another tool) has only one: asking it for more is refused with
@@ -72,16 +75,30 @@ pub const MAX_QUEUES: usize = rvs_api::MAX_TAP_QUEUES as usize;
 /// One queue: a TAP descriptor and the frames it carried.
 struct Queue {
     fd: OwnedFd,
-    rx_packets: u64,
-    /// Shared with the port's transmit handles on other threads.
+    /// Both counts are shared by every part of a split port and its transmit handles.
+    rx_packets: Arc<AtomicU64>,
     tx_packets: Arc<AtomicU64>,
+}
+
+impl Queue {
+    /// The same queue through a duplicated descriptor, with the same counters.
+    fn try_clone(&self) -> io::Result<Queue> {
+        Ok(Queue {
+            fd: self.fd.try_clone()?,
+            rx_packets: self.rx_packets.clone(),
+            tx_packets: self.tx_packets.clone(),
+        })
+    }
 }
 
 pub struct TapPort {
     name: String,
-    /// At least one; queue 0 also serves the device ioctls.
+    /// At least one; queue 0 also serves the device ioctls. All of them transmit.
     queues: Vec<Queue>,
-    /// Epoll instance holding every queue (only with more than one queue).
+    /// Bit `q`: this port receives on queue `q` (all of them, unless the port was split
+    /// over several threads with [`Port::split_rx`]).
+    rx_mask: u32,
+    /// Epoll instance holding the queues received on (only with more than one queue).
     group: Option<Epoll>,
     /// Buffer for the group's ready events.
     ready: [libc::epoll_event; MAX_QUEUES],
@@ -351,26 +368,20 @@ impl TapPort {
         } else {
             OffloadCaps::NONE
         };
-        let group = if fds.len() > 1 {
-            let g = Epoll::new()?;
-            for (q, fd) in fds.iter().enumerate() {
-                g.add(fd.as_raw_fd(), q as u64)?;
-            }
-            Some(g)
-        } else {
-            None
-        };
+        let queues: Vec<Queue> = fds
+            .into_iter()
+            .map(|fd| Queue {
+                fd,
+                rx_packets: Arc::new(AtomicU64::new(0)),
+                tx_packets: Arc::new(AtomicU64::new(0)),
+            })
+            .collect();
+        let rx_mask = all_queues(queues.len());
         Ok(TapPort {
             name: name.to_string(),
-            queues: fds
-                .into_iter()
-                .map(|fd| Queue {
-                    fd,
-                    rx_packets: 0,
-                    tx_packets: Arc::new(AtomicU64::new(0)),
-                })
-                .collect(),
-            group,
+            group: rx_group(&queues, rx_mask)?,
+            rx_mask,
+            queues,
             ready: [libc::epoll_event { events: 0, u64: 0 }; MAX_QUEUES],
             next_rx: 0,
             ctl,
@@ -396,15 +407,39 @@ impl TapPort {
         sys::set_link_up(self.ctl.as_raw_fd(), &self.name)
     }
 
+    /// A port on the same device and queues (duplicated descriptors, shared counters) that
+    /// receives on the queues of `rx_mask`.
+    fn part(&self, rx_mask: u32) -> io::Result<TapPort> {
+        let queues = self
+            .queues
+            .iter()
+            .map(Queue::try_clone)
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(TapPort {
+            name: self.name.clone(),
+            group: rx_group(&queues, rx_mask)?,
+            rx_mask,
+            queues,
+            ready: [libc::epoll_event { events: 0, u64: 0 }; MAX_QUEUES],
+            next_rx: 0,
+            ctl: self.ctl.try_clone()?,
+            vnet_hdr: self.vnet_hdr,
+            caps: self.caps,
+            mtu: self.mtu,
+            netns: self.netns.clone(),
+            ctl_netns: self.ctl_netns,
+        })
+    }
+
     /// Descriptor of queue 0 (device ioctls).
     fn main_fd(&self) -> Option<&OwnedFd> {
         self.queues.first().map(|q| &q.fd)
     }
 
-    /// Bit `q` set for each queue with frames waiting.
+    /// Bit `q` set for each queue received on with frames waiting.
     fn ready_queues(&mut self) -> u32 {
         let Some(group) = &self.group else {
-            return 1;
+            return self.rx_mask;
         };
         group
             .wait(&mut self.ready, 0)
@@ -457,11 +492,11 @@ impl TapPort {
                         break;
                     }
                     Some(libc::EBADFD) | Some(libc::EIO) | Some(libc::ENODEV) => {
-                        q.rx_packets += n as u64;
+                        q.rx_packets.fetch_add(n as u64, Ordering::Relaxed);
                         return Err(PortFault::InterfaceGone);
                     }
                     _ => {
-                        q.rx_packets += n as u64;
+                        q.rx_packets.fetch_add(n as u64, Ordering::Relaxed);
                         return Err(PortFault::Io(e.to_string()));
                     }
                 }
@@ -478,7 +513,7 @@ impl TapPort {
             }
             n += 1;
         }
-        q.rx_packets += n as u64;
+        q.rx_packets.fetch_add(n as u64, Ordering::Relaxed);
         Ok((n, empty || n < limit))
     }
 }
@@ -538,6 +573,26 @@ fn headers_hash(b: &[u8]) -> u64 {
     }
     h = mix(h, bytes(0, 12).map_or(0, word));
     finish(mix(h, ethertype.unwrap_or(0)))
+}
+
+/// Bits for queues `0..n`.
+fn all_queues(n: usize) -> u32 {
+    (0..n.min(32)).fold(0, |m, q| m | (1 << q))
+}
+
+/// An epoll instance over the queues of `rx_mask` (none for a port with one queue, whose
+/// descriptor is polled directly).
+fn rx_group(queues: &[Queue], rx_mask: u32) -> io::Result<Option<Epoll>> {
+    if queues.len() <= 1 {
+        return Ok(None);
+    }
+    let g = Epoll::new()?;
+    for (q, queue) in queues.iter().enumerate() {
+        if rx_mask & (1 << q) != 0 {
+            g.add(queue.fd.as_raw_fd(), q as u64)?;
+        }
+    }
+    Ok(Some(g))
 }
 
 /// The queue of `nq` that carries the flow with hash `h`.
@@ -625,7 +680,48 @@ impl Port for TapPort {
     }
 
     fn rx_queues(&self) -> usize {
-        self.queues.len()
+        self.rx_mask.count_ones() as usize
+    }
+
+    fn rx_queue_ids(&self) -> Vec<usize> {
+        (0..self.queues.len())
+            .filter(|q| self.rx_mask & (1 << q) != 0)
+            .collect()
+    }
+
+    /// Queue `q` goes to part `q % parts`; this port is part 0. Every part transmits on
+    /// every queue, like the whole port.
+    fn split_rx(&mut self, parts: usize) -> Vec<Box<dyn Port>> {
+        let k = parts.min(self.queues.len());
+        if k <= 1 {
+            return Vec::new();
+        }
+        let mask_of = |i: usize| -> u32 {
+            (0..self.queues.len())
+                .filter(|q| q % k == i)
+                .fold(0, |m, q| m | (1 << q))
+        };
+        let mut out: Vec<Box<dyn Port>> = Vec::with_capacity(k - 1);
+        for i in 1..k {
+            match self.part(mask_of(i)) {
+                Ok(p) => out.push(Box::new(p)),
+                Err(e) => {
+                    tracing::warn!(port = %self.name, error = %e, "cannot split the queues over threads; one thread receives on all");
+                    return Vec::new();
+                }
+            }
+        }
+        match rx_group(&self.queues, mask_of(0)) {
+            Ok(g) => {
+                self.group = g;
+                self.rx_mask = mask_of(0);
+                out
+            }
+            Err(e) => {
+                tracing::warn!(port = %self.name, error = %e, "cannot split the queues over threads; one thread receives on all");
+                Vec::new()
+            }
+        }
     }
 
     fn poll_fd(&self) -> Option<RawFd> {
@@ -650,7 +746,7 @@ impl Port for TapPort {
         self.queues
             .iter()
             .map(|q| QueueCounters {
-                rx_packets: q.rx_packets,
+                rx_packets: q.rx_packets.load(Ordering::Relaxed),
                 tx_packets: q.tx_packets.load(Ordering::Relaxed),
             })
             .collect()
