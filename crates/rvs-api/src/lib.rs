@@ -399,6 +399,9 @@ pub struct DpThreadInfo {
     pub poll_hits: u64,
     /// CPU time the thread used since it started (user + system), in milliseconds.
     pub cpu_ms: u64,
+    /// The CPU the thread is pinned to (`rvsd --dp-cpus`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<u32>,
 }
 
 /// OpenFlow view of one bridge.

@@ -135,6 +135,7 @@ pub struct Worker {
     poll_stats: PollStats,
     mode: PollMode,
     tid: u32,
+    cpu: Option<usize>,
 }
 
 impl Worker {
@@ -210,6 +211,43 @@ impl Worker {
             }
         }
         ports
+    }
+
+    /// The CPU the thread is pinned to ([`WorkerHandle::pin`]).
+    pub fn pinned_cpu(&self) -> Option<usize> {
+        self.cpu
+    }
+
+    fn pin_here(&mut self, cpu: usize) -> io::Result<()> {
+        // SAFETY: cpu_set_t is plain old data; the CPU_* helpers stay within it.
+        unsafe {
+            let mut allowed: libc::cpu_set_t = std::mem::zeroed();
+            if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            if cpu >= libc::CPU_SETSIZE as usize || !libc::CPU_ISSET(cpu, &allowed) {
+                let list: Vec<String> = (0..libc::CPU_SETSIZE as usize)
+                    .filter(|c| libc::CPU_ISSET(*c, &allowed))
+                    .map(|c| c.to_string())
+                    .collect();
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "CPU {cpu} is not available to rvsd (it may use {})",
+                        list.join(",")
+                    ),
+                ));
+            }
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut set);
+            // pid 0: the calling thread.
+            if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        self.cpu = Some(cpu);
+        Ok(())
     }
 
     /// How the thread waited so far.
@@ -295,6 +333,7 @@ impl WorkerHandle {
             poll_stats: PollStats::default(),
             mode,
             tid: 0,
+            cpu: None,
         };
         let (wake2, stop2) = (wake.clone(), stop.clone());
         let thread = std::thread::Builder::new()
@@ -321,6 +360,13 @@ impl WorkerHandle {
         self.jobs.send(job).map_err(|_| WorkerGone)?;
         eventfd_signal(self.wake.as_raw_fd());
         rrx.recv().map_err(|_| WorkerGone)
+    }
+
+    /// Runs the thread on `cpu` only. Refused (with the CPUs the process may use) when
+    /// the CPU does not exist or is outside the process's affinity.
+    pub fn pin(&self, cpu: usize) -> io::Result<()> {
+        self.call(move |w| w.pin_here(cpu))
+            .map_err(|_| io::Error::other("the datapath thread is not running"))?
     }
 
     /// Stops the thread and waits for it. Ports are closed, not destroyed.

@@ -178,11 +178,17 @@ pub fn fdb_summary(s: &rvs_api::FdbSummary) -> String {
 pub fn dp_threads(threads: &[DpThreadInfo]) -> String {
     let mut out = String::new();
     for t in threads {
-        let _ = writeln!(
+        let _ = write!(
             out,
             "{} (tid {}): poll {}  cpu {} ms  sleeps {}  polls {} (hits {})",
             t.name, t.tid, t.poll_mode, t.cpu_ms, t.sleeps, t.polls, t.poll_hits
         );
+        match t.cpu {
+            Some(c) => {
+                let _ = writeln!(out, "  pinned to CPU {c}");
+            }
+            None => out.push('\n'),
+        }
         let _ = writeln!(
             out,
             "    bridges: {}",
@@ -426,11 +432,13 @@ mod tests {
             polls: 7,
             poll_hits: 2,
             cpu_ms: 30,
+            cpu: None,
         };
         let idle = DpThreadInfo {
             name: "rvs-dp1".into(),
             tid: 42,
             poll_mode: "busy".into(),
+            cpu: Some(1),
             bridges: vec![],
             rx_queues: vec![],
             ..t.clone()
@@ -450,7 +458,7 @@ rvs-dp0 (tid 41): poll adaptive (up to 100 us)  cpu 30 ms  sleeps 5  polls 7 (hi
     rx br0/a
     rx br0/vm q0
     rx br0/vm q1
-rvs-dp1 (tid 42): poll busy  cpu 30 ms  sleeps 5  polls 7 (hits 2)
+rvs-dp1 (tid 42): poll busy  cpu 30 ms  sleeps 5  polls 7 (hits 2)  pinned to CPU 1
     bridges: -
 "
         );

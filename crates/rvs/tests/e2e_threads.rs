@@ -263,6 +263,54 @@ fn poll_modes_busy_and_event_driven() {
     }
 }
 
+/// `--dp-cpus` pins each thread to its CPU (as the kernel reports it), `dp-threads` says
+/// so, and CPUs rvsd may not use, or malformed lists, stop it with a clear message.
+#[test]
+fn dp_cpus_pin_the_threads() {
+    setup();
+    let rvsd = RvsdProcess::start_with_args(
+        rvs_lab::workspace_bin("rvsd"),
+        env!("CARGO_BIN_EXE_rvs"),
+        &["--dp-threads", "2", "--dp-cpus", "0"],
+    )
+    .expect("start rvsd");
+    let threads = dp_threads(&rvsd);
+    assert_eq!(threads.len(), 2);
+    for t in &threads {
+        assert_eq!(t.cpu, Some(0), "{t:?}");
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", t.tid)).expect("thread status");
+        assert!(
+            status.contains("Cpus_allowed_list:\t0\n"),
+            "{} not pinned:\n{status}",
+            t.name
+        );
+    }
+    assert!(rvs_ok(&rvsd, &["dp-threads"]).contains("pinned to CPU 0"));
+    let dir = TempDir::new("et-cpus");
+    for (args, code, says) in [
+        (
+            vec!["--dp-cpus", "1023"],
+            1,
+            "CPU 1023 is not available to rvsd",
+        ),
+        (vec!["--dp-cpus", "1-0"], 2, "runs backwards"),
+        (vec!["--dp-cpus", "x"], 2, "not a CPU number"),
+    ] {
+        let out = std::process::Command::new(rvs_lab::workspace_bin("rvsd"))
+            .args(&args)
+            .arg("--run-dir")
+            .arg(dir.path())
+            .arg("--db")
+            .arg(dir.path().join("db"))
+            .output()
+            .expect("run rvsd");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
+
 /// Connects to `port` as an OpenFlow 1.3 controller, sends a frame with `marker` from `h`
 /// and waits (bounded) for the packet-in carrying it.
 fn packet_in_marker(port: u16, h: &VethHost, marker: &str) -> bool {

@@ -35,11 +35,50 @@ struct Args {
     /// sleep in epoll).
     #[arg(long, value_name = "USECS", default_value_t = 100, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     busy_poll_us: u32,
-    /// Datapath threads (default: one per CPU the process may run on). Each bridge, with all
-    /// its ports, is served by one thread (the one with the fewest bridges when it is
-    /// created); `rvs show` tells which. Bridges on different threads forward in parallel.
+    /// Datapath threads (default: one per CPU the process may run on). Each port receives
+    /// on one thread (a multi-queue tap on up to one per queue), the least busy when it is
+    /// attached; the others transmit to it directly. `rvs dp-threads` tells which.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     dp_threads: Option<u32>,
+    /// Pin datapath threads to CPUs: thread i runs on the i-th CPU of the list (cycling
+    /// when there are more threads), e.g. `1` or `2-3,6`. Useful with `--poll-mode busy`.
+    #[arg(long, value_name = "CPUS", value_parser = parse_cpu_list)]
+    dp_cpus: Option<CpuList>,
+}
+
+/// CPU numbers, in the order given.
+#[derive(Debug, Clone)]
+struct CpuList(Vec<usize>);
+
+/// `0`, `1,3`, `2-5,8`: CPU numbers below 1024, no duplicates.
+fn parse_cpu_list(s: &str) -> Result<CpuList, String> {
+    let mut cpus = Vec::new();
+    for part in s.split(',') {
+        let num = |t: &str| -> Result<usize, String> {
+            t.trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n < 1024)
+                .ok_or_else(|| format!("'{t}' is not a CPU number (0-1023)"))
+        };
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (num(a)?, num(b)?);
+                if a > b {
+                    return Err(format!("range '{part}' runs backwards"));
+                }
+                cpus.extend(a..=b);
+            }
+            None => cpus.push(num(part)?),
+        }
+    }
+    let mut seen = cpus.clone();
+    seen.sort_unstable();
+    seen.dedup();
+    if seen.len() != cpus.len() {
+        return Err(format!("'{s}' names a CPU twice"));
+    }
+    Ok(CpuList(cpus))
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -85,5 +124,28 @@ fn run(args: Args) -> Result<()> {
             || std::thread::available_parallelism().map_or(1, |n| n.get().min(64)),
             |n| n as usize,
         ),
+        args.dp_cpus.map(|c| c.0),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_cpu_list;
+
+    #[test]
+    fn cpu_lists_parse_in_order_and_bad_ones_say_why() {
+        assert_eq!(parse_cpu_list("1").map(|c| c.0), Ok(vec![1]));
+        assert_eq!(parse_cpu_list("2-4,0").map(|c| c.0), Ok(vec![2, 3, 4, 0]));
+        for (bad, says) in [
+            ("", "not a CPU number"),
+            ("a", "not a CPU number"),
+            ("1024", "not a CPU number"),
+            ("3-1", "runs backwards"),
+            ("1,1", "twice"),
+            ("0-2,2", "twice"),
+        ] {
+            let e = parse_cpu_list(bad).expect_err(bad);
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
 }

@@ -81,6 +81,7 @@ pub async fn serve(
     db: PathBuf,
     poll_mode: rvs_datapath::worker::PollMode,
     dp_threads: usize,
+    dp_cpus: Option<Vec<usize>>,
 ) -> Result<()> {
     let lock = lock_run_dir(&run_dir)?;
     let config = Config::load(&db)?;
@@ -90,6 +91,13 @@ pub async fn serve(
             rvs_datapath::worker::WorkerHandle::spawn_with(&format!("rvs-dp{t}"), poll_mode)
                 .context("cannot start a datapath thread")?,
         );
+    }
+    if let Some(cpus) = dp_cpus.filter(|c| !c.is_empty()) {
+        for (t, w) in workers.iter().enumerate() {
+            let cpu = cpus[t % cpus.len()];
+            w.pin(cpu)
+                .with_context(|| format!("cannot pin datapath thread rvs-dp{t} to CPU {cpu}"))?;
+        }
     }
     let n_bridges = config.bridges.len();
     tracing::info!(threads = workers.len(), "datapath threads started");

@@ -1144,7 +1144,7 @@ impl State {
                 }
             }
             let ids: Vec<PortId> = mine.iter().map(|(_, _, id, _)| *id).collect();
-            let Ok((stats, mode, tid, queues)) = worker.call(move |w| {
+            let Ok((stats, mode, tid, cpu, queues)) = worker.call(move |w| {
                 let queues: Vec<Vec<usize>> = ids
                     .iter()
                     .map(|&id| {
@@ -1153,7 +1153,13 @@ impl State {
                             .map_or_else(Vec::new, |p| p.rx_queue_ids())
                     })
                     .collect();
-                (w.poll_stats(), w.poll_mode(), w.tid(), queues)
+                (
+                    w.poll_stats(),
+                    w.poll_mode(),
+                    w.tid(),
+                    w.pinned_cpu(),
+                    queues,
+                )
             }) else {
                 continue;
             };
@@ -1178,6 +1184,7 @@ impl State {
                 polls: stats.polls,
                 poll_hits: stats.poll_hits,
                 cpu_ms: thread_cpu_ms(tid).unwrap_or(0),
+                cpu: cpu.and_then(|c| u32::try_from(c).ok()),
             });
         }
         Response::DpThreads { threads }
