@@ -444,8 +444,10 @@ pub struct AddPortArgs {
     /// OpenFlow port number to request (1-65279), as ofport_request in Open vSwitch.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=0xfeff))]
     pub ofport: Option<u32>,
-    /// Queues of a tap or internal port (1-16, default 1): one descriptor each, picked
-    /// per flow on transmit.
+    /// Receive queues (1-16, default 1), each served by its own datapath thread where
+    /// there are enough: a tap or internal port opens that many device queues (picked
+    /// per flow on transmit), a system port that many sockets in one PACKET_FANOUT group
+    /// (at most one per thread).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=i64::from(rvs_api::MAX_TAP_QUEUES)))]
     pub queues: Option<u16>,
 }
@@ -698,8 +700,13 @@ pub fn to_request(command: &Command) -> Result<Request, String> {
                 (_, Some(_)) => return Err("--peer applies only to --type patch".to_string()),
                 (_, None) => None,
             };
-            if a.queues.is_some() && !matches!(a.kind, PortType::Tap | PortType::Internal) {
-                return Err("--queues applies only to --type tap and internal".to_string());
+            if a.queues.is_some()
+                && !matches!(
+                    a.kind,
+                    PortType::Tap | PortType::Internal | PortType::System
+                )
+            {
+                return Err("--queues applies only to --type tap, internal and system".to_string());
             }
             Request::AddPort {
                 bridge,
@@ -1392,7 +1399,13 @@ mod tests {
                 "--queues {bad} must be refused"
             );
         }
-        for kind in ["system", "afxdp", "patch"] {
+        match req_ok(&["add-port", "br0", "veth0", "--queues", "2"]) {
+            Request::AddPort { kind, queues, .. } => {
+                assert_eq!((kind, queues), (PortKind::System, Some(2)))
+            }
+            other => panic!("{other:?}"),
+        }
+        for kind in ["afxdp", "patch"] {
             let mut args = vec!["add-port", "br0", "p0", "--type", kind, "--queues", "2"];
             if kind == "patch" {
                 args.extend(["--peer", "p1"]);

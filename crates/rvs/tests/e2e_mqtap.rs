@@ -256,15 +256,15 @@ fn bad_queue_counts_are_refused_and_change_nothing() {
     for args in [
         vec!["add-port", &br, &name, "--type", "tap", "--queues", "0"],
         vec!["add-port", &br, &name, "--type", "tap", "--queues", "17"],
-        vec!["add-port", &br, veth.port(), "--queues", "2"],
+        vec!["add-port", &br, veth.port(), "--queues", "0"],
         vec![
             "add-port",
             &br,
             veth.port(),
             "--type",
-            "system",
+            "afxdp",
             "--queues",
-            "1",
+            "2",
         ],
     ] {
         let out = rvsd.rvs(&args);
@@ -279,11 +279,12 @@ fn bad_queue_counts_are_refused_and_change_nothing() {
         (PortKind::Tap, 0, name.as_str(), "outside 1-16"),
         (PortKind::Tap, 17, name.as_str(), "outside 1-16"),
         (PortKind::Internal, 17, name.as_str(), "outside 1-16"),
+        (PortKind::System, 0, veth.port(), "outside 1-16"),
         (
-            PortKind::System,
+            PortKind::Afxdp,
             2,
             veth.port(),
-            "only to --type tap and internal",
+            "only to --type tap, internal and system",
         ),
     ] {
         match client.call(&add_port_line(&br, port, kind, queues)) {

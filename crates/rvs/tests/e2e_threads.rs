@@ -263,6 +263,105 @@ fn poll_modes_busy_and_event_driven() {
     }
 }
 
+/// System ports with `--queues 2` on two threads: each port's fanout sockets are received
+/// by both threads, many UDP flows cross each way exactly once, and the tables say where.
+#[test]
+fn system_ports_with_two_queues_spread_flows_over_both_threads() {
+    use std::net::UdpSocket;
+    setup();
+    let rvsd = RvsdProcess::start_with_args(
+        rvs_lab::workspace_bin("rvsd"),
+        env!("CARGO_BIN_EXE_rvs"),
+        &["--dp-threads", "2"],
+    )
+    .expect("start rvsd");
+    let h1 = VethHost::new("et", Some("10.81.0.31/24"));
+    let h2 = VethHost::new("et", Some("10.81.0.32/24"));
+    let br = unique_name("etq");
+    rvs_ok(&rvsd, &["add-br", &br]);
+    for h in [&h1, &h2] {
+        rvs_ok(&rvsd, &["add-port", &br, h.port(), "--queues", "2"]);
+    }
+    let info = show_bridge(&rvsd, &br);
+    for p in &info.ports {
+        let mut t = p.datapath_threads.clone();
+        t.sort_unstable();
+        assert_eq!(t, vec![0, 1], "{p:?}");
+        assert_eq!(p.status, "up (system, 2 queues)", "{p:?}");
+    }
+    let threads = dp_threads(&rvsd);
+    for h in [&h1, &h2] {
+        for q in ["q0", "q1"] {
+            let label = format!("{br}/{} {q}", h.port());
+            assert_eq!(
+                threads
+                    .iter()
+                    .filter(|t| t.rx_queues.contains(&label))
+                    .count(),
+                1,
+                "{label}: {threads:?}"
+            );
+        }
+    }
+    assert!(h1.ping_until("10.81.0.32"), "{}", rvsd.log());
+    // 40 flows (source ports) x 10 datagrams, h1 -> h2; each answered by h2.
+    const FLOWS: usize = 40;
+    const EACH: usize = 10;
+    let server = h2.ns.enter(|| {
+        let s = UdpSocket::bind("10.81.0.32:7000").expect("bind");
+        s.set_read_timeout(Some(std::time::Duration::from_millis(300)))
+            .expect("timeout");
+        s
+    });
+    let clients: Vec<UdpSocket> = h1.ns.enter(|| {
+        (0..FLOWS)
+            .map(|_| {
+                let s = UdpSocket::bind("10.81.0.31:0").expect("bind");
+                s.set_read_timeout(Some(std::time::Duration::from_millis(300)))
+                    .expect("timeout");
+                s
+            })
+            .collect()
+    });
+    let before = port_stats(&rvsd, &br);
+    let mut received = 0;
+    let mut buf = [0u8; 64];
+    for round in 0..EACH {
+        for c in &clients {
+            c.send_to(&[round as u8; 32], "10.81.0.32:7000")
+                .expect("send");
+        }
+        for _ in 0..FLOWS {
+            match server.recv_from(&mut buf) {
+                Ok((32, from)) => {
+                    received += 1;
+                    server.send_to(&buf[..32], from).expect("reply");
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    }
+    assert_eq!(received, FLOWS * EACH, "every datagram, once");
+    let mut replies = 0;
+    for c in &clients {
+        for _ in 0..EACH {
+            if let Ok((32, _)) = c.recv_from(&mut buf) {
+                replies += 1;
+            }
+        }
+    }
+    assert_eq!(replies, FLOWS * EACH, "every reply, once");
+    // Nothing arrived twice at the server.
+    assert!(
+        server.recv_from(&mut buf).is_err(),
+        "a datagram arrived twice"
+    );
+    let after = port_stats(&rvsd, &br);
+    let rx = after[h1.port()].rx_packets - before[h1.port()].rx_packets;
+    assert!(rx >= (FLOWS * EACH) as u64, "h1's port counted {rx}");
+}
+
 /// `--dp-cpus` pins each thread to its CPU (as the kernel reports it), `dp-threads` says
 /// so, and CPUs rvsd may not use, or malformed lists, stop it with a clear message.
 #[test]

@@ -132,14 +132,16 @@ fn check_settings(s: &BridgeSettings) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The queue count of a new port: `--queues` only for tap and internal ports, 1 to
-/// [`MAX_TAP_QUEUES`]; 1 when not given.
+/// The queue count of a new port: `--queues` only for tap, internal and system ports, 1
+/// to [`MAX_TAP_QUEUES`]; 1 when not given.
 fn check_queues(kind: PortKind, queues: Option<u16>) -> Result<u16, ApiError> {
     match queues {
         None => Ok(1),
-        Some(_) if !matches!(kind, PortKind::Tap | PortKind::Internal) => Err(ApiError::invalid(
-            format!("--queues applies only to --type tap and internal, not {kind}"),
-        )),
+        Some(_) if !matches!(kind, PortKind::Tap | PortKind::Internal | PortKind::System) => {
+            Err(ApiError::invalid(format!(
+                "--queues applies only to --type tap, internal and system, not {kind}"
+            )))
+        }
         Some(n) if (1..=MAX_TAP_QUEUES).contains(&n) => Ok(n),
         Some(n) => Err(ApiError::invalid(format!(
             "{n} queues is outside 1-{MAX_TAP_QUEUES}"
@@ -164,7 +166,12 @@ fn open_port(
 ) -> Result<Opened, ApiError> {
     match kind {
         PortKind::System => match AfPacketPort::open(name) {
-            Ok(p) => Ok(Opened { io: Box::new(p), netns: None, created: false, detail: None }),
+            Ok(mut p) => {
+                // Receive queues: sockets of one fanout group, one per thread (at attach).
+                p.set_queues(usize::from(queues));
+                let detail = (queues > 1 && !p.has_rx_ring()).then(|| format!("system, {queues} queues"));
+                Ok(Opened { io: Box::new(p), netns: None, created: false, detail })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ApiError::new(
                 ErrorKind::InterfaceNotFound,
                 format!("interface '{name}' not found (a system port needs an existing interface; create it first, or use --type tap)"),
@@ -309,6 +316,17 @@ impl State {
         &self.workers[0]
     }
 
+    /// Queues a port gets: a system port's are sockets served by different threads, so at
+    /// most one per thread; a tap's are the device's (several may share a thread).
+    fn effective_queues(&self, kind: PortKind, queues: u16) -> u16 {
+        match kind {
+            PortKind::System => queues
+                .min(u16::try_from(self.workers.len()).unwrap_or(u16::MAX))
+                .max(1),
+            _ => queues,
+        }
+    }
+
     /// The threads, those receiving on the fewest ports (or port parts) first.
     fn threads_by_load(&self) -> Vec<usize> {
         let mut order: Vec<usize> = (0..self.workers.len()).collect();
@@ -345,7 +363,12 @@ impl State {
         if pc.kind == PortKind::Patch {
             return self.attach_patch(bridge, name, pc);
         }
-        match open_port(name, pc.kind, pc.netns.as_deref(), pc.queues) {
+        match open_port(
+            name,
+            pc.kind,
+            pc.netns.as_deref(),
+            self.effective_queues(pc.kind, pc.queues),
+        ) {
             Ok(opened) => {
                 let netns = opened.netns.clone();
                 let detail = opened.detail.clone();
@@ -889,7 +912,7 @@ impl State {
         if kind == PortKind::Patch {
             return self.add_patch_port(bridge, name, vlan, peer, ofport);
         }
-        let opened = open_port(&name, kind, None, queues)?;
+        let opened = open_port(&name, kind, None, self.effective_queues(kind, queues))?;
         let netns = opened.netns.clone();
         let detail = opened.detail.clone();
         let mut next = self.config.clone();
@@ -1361,14 +1384,11 @@ mod tests {
         assert_eq!(check_queues(PortKind::Tap, None), Ok(1));
         assert_eq!(check_queues(PortKind::Tap, Some(4)), Ok(4));
         assert_eq!(check_queues(PortKind::Internal, Some(16)), Ok(16));
+        assert_eq!(check_queues(PortKind::System, Some(2)), Ok(2));
         for (kind, n, says) in [
             (PortKind::Tap, 0, "0 queues is outside 1-16"),
             (PortKind::Tap, 17, "17 queues is outside 1-16"),
-            (
-                PortKind::System,
-                1,
-                "only to --type tap and internal, not system",
-            ),
+            (PortKind::System, 0, "0 queues is outside 1-16"),
             (PortKind::Afxdp, 2, "not afxdp"),
             (PortKind::Patch, 2, "not patch"),
         ] {

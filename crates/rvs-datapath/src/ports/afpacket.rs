@@ -110,6 +110,11 @@ pub struct AfPacketPort {
     /// A transmit handle ([`Port::tx_handle`]): the socket is shared with the port that
     /// receives, which alone reads it.
     tx_only: bool,
+    /// Receive queues asked for ([`AfPacketPort::set_queues`]): sockets in one
+    /// `PACKET_FANOUT` group, one per thread, made by [`Port::split_rx`].
+    queues: usize,
+    /// This socket's number in its fanout group (0 without one).
+    queue_id: usize,
 }
 
 #[repr(C, align(8))]
@@ -138,6 +143,10 @@ impl AfPacketPort {
 
     /// Opens interface `name` with the given options.
     pub fn open_with_options(name: &str, opts: AfPacketOptions) -> io::Result<Self> {
+        Self::open_impl(name, opts, None)
+    }
+
+    fn open_impl(name: &str, opts: AfPacketOptions, fanout: Option<u32>) -> io::Result<Self> {
         let offloads = opts.offloads;
         let ifindex = sys::if_index(name).map_err(|e| {
             if e.raw_os_error() == Some(libc::ENODEV) {
@@ -207,6 +216,9 @@ impl AfPacketPort {
         } else {
             None
         };
+        if fanout.is_some() {
+            attach_drop_all(s)?;
+        }
         // SAFETY: sockaddr_ll is plain old data.
         let mut sll: libc::sockaddr_ll = unsafe { zeroed() };
         sll.sll_family = libc::AF_PACKET as u16;
@@ -220,6 +232,17 @@ impl AfPacketPort {
                 size_of::<libc::sockaddr_ll>() as libc::socklen_t,
             )
         })?;
+        if let Some(group) = fanout {
+            let arg = group | ((sys::PACKET_FANOUT_HASH | sys::PACKET_FANOUT_FLAG_DEFRAG) << 16);
+            sys::setsockopt(s, sys::SOL_PACKET, sys::PACKET_FANOUT, &arg)?;
+            // The option's value is ignored.
+            sys::setsockopt(
+                s,
+                libc::SOL_SOCKET,
+                libc::SO_DETACH_FILTER,
+                &0 as &libc::c_int,
+            )?;
+        }
         let mreq = PacketMreq {
             mr_ifindex: ifindex as libc::c_int,
             mr_type: sys::PACKET_MR_PROMISC,
@@ -235,7 +258,32 @@ impl AfPacketPort {
             mtu,
             vnet_hdr,
             tx_only: false,
+            queues: 1,
+            queue_id: 0,
         })
+    }
+
+    /// Receive through up to `n` sockets, each served by its own thread once the port is
+    /// split ([`Port::split_rx`]): the kernel spreads the interface's flows over them by
+    /// hash (`PACKET_FANOUT_HASH`, fragments reassembled first), so each flow stays on one
+    /// socket and in order. Not with a receive ring (the port then keeps one socket).
+    pub fn set_queues(&mut self, n: usize) {
+        self.queues = n.max(1);
+    }
+
+    /// One more socket of the fanout group `group` on this port's interface. It is bound
+    /// with a filter that drops everything until it has joined the group, so no frame
+    /// reaches it (and is forwarded twice) before the group shares the interface's frames.
+    fn open_fanout_part(&self, group: u32, queue_id: usize) -> io::Result<AfPacketPort> {
+        let opts = AfPacketOptions {
+            offloads: self.vnet_hdr,
+            rx_ring: false,
+            ..AfPacketOptions::from_env()
+        };
+        let mut part = Self::open_impl(&self.name, opts, Some(group))?;
+        part.queues = self.queues;
+        part.queue_id = queue_id;
+        Ok(part)
     }
 
     /// A socket that only transmits on interface `name` (bound with protocol 0, so it
@@ -286,6 +334,8 @@ impl AfPacketPort {
             mtu,
             vnet_hdr: false,
             tx_only: true,
+            queues: 1,
+            queue_id: 0,
         })
     }
 
@@ -572,6 +622,44 @@ impl Port for AfPacketPort {
         self.mtu
     }
 
+    fn rx_queue_ids(&self) -> Vec<usize> {
+        vec![self.queue_id]
+    }
+
+    /// Joins this socket to a new fanout group (the kernel picks a free group id) and
+    /// opens one more socket in it per further part, up to the queues asked for.
+    fn split_rx(&mut self, parts: usize) -> Vec<Box<dyn Port>> {
+        let want = parts.min(self.queues);
+        if want <= 1 || self.tx_only || self.rx_ring.is_some() {
+            return Vec::new();
+        }
+        let s = self.fd.as_raw_fd();
+        let arg: u32 = (sys::PACKET_FANOUT_HASH
+            | sys::PACKET_FANOUT_FLAG_DEFRAG
+            | sys::PACKET_FANOUT_FLAG_UNIQUEID)
+            << 16;
+        let group = match sys::setsockopt(s, sys::SOL_PACKET, sys::PACKET_FANOUT, &arg)
+            .and_then(|()| sys::getsockopt_u32(s, sys::SOL_PACKET, sys::PACKET_FANOUT))
+        {
+            Ok(v) => v & 0xffff,
+            Err(e) => {
+                tracing::warn!(port = %self.name, error = %e, "no PACKET_FANOUT: the port keeps one receive queue");
+                return Vec::new();
+            }
+        };
+        let mut out: Vec<Box<dyn Port>> = Vec::with_capacity(want - 1);
+        for q in 1..want {
+            match self.open_fanout_part(group, q) {
+                Ok(p) => out.push(Box::new(p)),
+                Err(e) => {
+                    tracing::warn!(port = %self.name, error = %e, queues = q, "cannot open more receive queues");
+                    break;
+                }
+            }
+        }
+        out
+    }
+
     fn tx_handle(&self) -> io::Result<Box<dyn Port>> {
         // The same socket (sendmmsg from several threads is safe): same binding, same
         // virtio-net header setting.
@@ -583,6 +671,8 @@ impl Port for AfPacketPort {
             mtu: self.mtu,
             vnet_hdr: self.vnet_hdr,
             tx_only: true,
+            queues: 1,
+            queue_id: 0,
         }))
     }
 
@@ -606,4 +696,20 @@ impl Port for AfPacketPort {
         }
         ring::take_kernel_drops(self.fd.as_raw_fd()).unwrap_or(0)
     }
+}
+
+/// A classic BPF program that accepts nothing (`ret #0`), attached to a socket while it
+/// joins a fanout group.
+fn attach_drop_all(s: RawFd) -> io::Result<()> {
+    let mut code = [libc::sock_filter {
+        code: 0x06, // BPF_RET | BPF_K
+        jt: 0,
+        jf: 0,
+        k: 0,
+    }];
+    let prog = libc::sock_fprog {
+        len: 1,
+        filter: code.as_mut_ptr(),
+    };
+    sys::setsockopt(s, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &prog)
 }

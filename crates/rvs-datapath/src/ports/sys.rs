@@ -22,6 +22,10 @@ pub const TPACKET_V3: libc::c_int = 2;
 pub const PACKET_VNET_HDR: libc::c_int = 15;
 pub const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 pub const PACKET_OUTGOING: u8 = 4;
+pub const PACKET_FANOUT: libc::c_int = 18;
+pub const PACKET_FANOUT_HASH: u32 = 0;
+pub const PACKET_FANOUT_FLAG_UNIQUEID: u32 = 0x2000;
+pub const PACKET_FANOUT_FLAG_DEFRAG: u32 = 0x8000;
 pub const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
 pub const TP_STATUS_VLAN_TPID_VALID: u32 = 1 << 6;
 
@@ -140,6 +144,14 @@ pub fn setsockopt<T>(
         )
     })?;
     Ok(())
+}
+
+pub fn getsockopt_u32(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io::Result<u32> {
+    let mut v: u32 = 0;
+    let mut len = std::mem::size_of::<u32>() as libc::socklen_t;
+    // SAFETY: `v` is a live u32 of the size passed.
+    cvt(unsafe { libc::getsockopt(fd, level, name, (&mut v as *mut u32).cast(), &mut len) })?;
+    Ok(v)
 }
 
 /// A datagram socket for interface ioctls in the calling thread's namespace.
