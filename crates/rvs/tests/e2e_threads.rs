@@ -280,7 +280,19 @@ fn system_ports_with_two_queues_spread_flows_over_both_threads() {
     let br = unique_name("etq");
     rvs_ok(&rvsd, &["add-br", &br]);
     for h in [&h1, &h2] {
-        rvs_ok(&rvsd, &["add-port", &br, h.port(), "--queues", "2"]);
+        // System ports whatever RVS_E2E_PORT_KIND says: the queues are fanout sockets.
+        rvs_ok(
+            &rvsd,
+            &[
+                "add-port",
+                &br,
+                h.port(),
+                "--type",
+                "system",
+                "--queues",
+                "2",
+            ],
+        );
     }
     let info = show_bridge(&rvsd, &br);
     for p in &info.ports {
