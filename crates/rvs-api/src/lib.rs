@@ -402,6 +402,12 @@ pub struct DpThreadInfo {
     /// The CPU the thread is pinned to (`rvsd --dp-cpus`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<u32>,
+    /// Frames the thread received, and transmitted (on any port), while the ports it
+    /// counted were attached: how the load is shared.
+    #[serde(default)]
+    pub rx_packets: u64,
+    #[serde(default)]
+    pub tx_packets: u64,
 }
 
 /// OpenFlow view of one bridge.

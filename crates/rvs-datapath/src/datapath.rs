@@ -287,6 +287,17 @@ impl Datapath {
         self.runtime.get(id as usize).map(|r| r.counters.clone())
     }
 
+    /// Frames this datapath received and transmitted, over all its ports and handles.
+    pub fn totals(&self) -> (u64, u64) {
+        self.ports
+            .iter()
+            .zip(&self.runtime)
+            .filter(|(slot, _)| slot.is_some())
+            .fold((0, 0), |(rx, tx), (_, rt)| {
+                (rx + rt.counters.rx_packets, tx + rt.counters.tx_packets)
+            })
+    }
+
     /// Per-queue frame counts of a multi-queue port (empty otherwise).
     pub fn queue_counters(&self, id: PortId) -> Vec<crate::port::QueueCounters> {
         self.port(id).map(Port::queue_counters).unwrap_or_default()

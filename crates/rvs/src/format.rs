@@ -189,6 +189,7 @@ pub fn dp_threads(threads: &[DpThreadInfo]) -> String {
             }
             None => out.push('\n'),
         }
+        let _ = writeln!(out, "    frames: rx {}  tx {}", t.rx_packets, t.tx_packets);
         let _ = writeln!(
             out,
             "    bridges: {}",
@@ -433,6 +434,8 @@ mod tests {
             poll_hits: 2,
             cpu_ms: 30,
             cpu: None,
+            rx_packets: 100,
+            tx_packets: 99,
         };
         let idle = DpThreadInfo {
             name: "rvs-dp1".into(),
@@ -454,11 +457,13 @@ mod tests {
             .expect("render"),
             "\
 rvs-dp0 (tid 41): poll adaptive (up to 100 us)  cpu 30 ms  sleeps 5  polls 7 (hits 2)
+    frames: rx 100  tx 99
     bridges: br0
     rx br0/a
     rx br0/vm q0
     rx br0/vm q1
 rvs-dp1 (tid 42): poll busy  cpu 30 ms  sleeps 5  polls 7 (hits 2)  pinned to CPU 1
+    frames: rx 100  tx 99
     bridges: -
 "
         );

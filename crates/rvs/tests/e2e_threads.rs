@@ -207,6 +207,13 @@ fn one_bridge_spread_over_two_threads_shares_learning() {
     assert!(delta(h1.port(), |s| s.tx_packets) >= N as u64);
     assert!(delta(h2.port(), |s| s.rx_packets) >= N as u64);
     assert!(delta(h2.port(), |s| s.tx_packets) >= N as u64);
+    // Both threads did work: each received at least what its port got.
+    for t in dp_threads(&rvsd) {
+        assert!(
+            t.rx_packets >= N as u64 && t.tx_packets >= N as u64,
+            "{t:?}"
+        );
+    }
 }
 
 /// The threads of `rvs --format json dp-threads`.

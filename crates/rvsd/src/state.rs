@@ -1167,7 +1167,7 @@ impl State {
                 }
             }
             let ids: Vec<PortId> = mine.iter().map(|(_, _, id, _)| *id).collect();
-            let Ok((stats, mode, tid, cpu, queues)) = worker.call(move |w| {
+            let Ok((stats, mode, tid, cpu, queues, (rx, tx))) = worker.call(move |w| {
                 let queues: Vec<Vec<usize>> = ids
                     .iter()
                     .map(|&id| {
@@ -1182,6 +1182,7 @@ impl State {
                     w.tid(),
                     w.pinned_cpu(),
                     queues,
+                    w.datapath().totals(),
                 )
             }) else {
                 continue;
@@ -1208,6 +1209,8 @@ impl State {
                 poll_hits: stats.poll_hits,
                 cpu_ms: thread_cpu_ms(tid).unwrap_or(0),
                 cpu: cpu.and_then(|c| u32::try_from(c).ok()),
+                rx_packets: rx,
+                tx_packets: tx,
             });
         }
         Response::DpThreads { threads }
