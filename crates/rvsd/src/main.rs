@@ -46,6 +46,27 @@ struct Args {
     dp_cpus: Option<CpuList>,
 }
 
+/// Every port holds a few descriptors (sockets, queues, epoll sets): lift the soft limit
+/// on open files to the hard one, as far as the process may.
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid rlimit struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                tracing::warn!(
+                    "cannot raise the open-file limit: {}",
+                    std::io::Error::last_os_error()
+                );
+            }
+        }
+    }
+}
+
 /// CPU numbers, in the order given.
 #[derive(Debug, Clone)]
 struct CpuList(Vec<usize>);
@@ -108,6 +129,7 @@ fn run(args: Args) -> Result<()> {
     // closes the window between bind() and chmod() on the control socket.
     // SAFETY: umask(2) cannot fail.
     unsafe { libc::umask(0o077) };
+    raise_fd_limit();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -43,6 +43,7 @@ use rvs_wire::{VirtioNetHdr, VIRTIO_NET_HDR_LEN};
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
 
 /// Socket buffer sizes: large enough that a burst does not overflow the kernel queue.
 const SOCKET_BUFFER_BYTES: libc::c_int = 8 << 20;
@@ -102,7 +103,8 @@ pub struct AfPacketPort {
     name: String,
     /// Receive ring, when the port has one; declared before `fd` so it is unmapped first.
     rx_ring: Option<RxRing>,
-    fd: OwnedFd,
+    /// Shared with the port's transmit handles (no descriptor per handle).
+    fd: Arc<OwnedFd>,
     ifindex: u32,
     mtu: usize,
     /// `PACKET_VNET_HDR` is on: every frame is preceded by a virtio-net header.
@@ -253,7 +255,7 @@ impl AfPacketPort {
         Ok(AfPacketPort {
             name: name.to_string(),
             rx_ring,
-            fd,
+            fd: Arc::new(fd),
             ifindex,
             mtu,
             vnet_hdr,
@@ -329,7 +331,7 @@ impl AfPacketPort {
         Ok(AfPacketPort {
             name: name.to_string(),
             rx_ring: None,
-            fd,
+            fd: Arc::new(fd),
             ifindex,
             mtu,
             vnet_hdr: false,
@@ -666,7 +668,7 @@ impl Port for AfPacketPort {
         Ok(Box::new(AfPacketPort {
             name: self.name.clone(),
             rx_ring: None,
-            fd: self.fd.try_clone()?,
+            fd: Arc::clone(&self.fd),
             ifindex: self.ifindex,
             mtu: self.mtu,
             vnet_hdr: self.vnet_hdr,

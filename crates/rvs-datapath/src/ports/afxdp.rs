@@ -81,6 +81,8 @@ pub struct AfxdpPort {
     replaced_stale: bool,
     next_rx: usize,
     control: OwnedFd,
+    /// The send-only AF_PACKET socket behind every transmit handle (opened on the first).
+    tx_socket: std::sync::OnceLock<super::afpacket::AfPacketPort>,
 }
 
 fn not_found(name: &str) -> io::Error {
@@ -139,6 +141,7 @@ impl AfxdpPort {
             replaced_stale,
             next_rx: 0,
             control,
+            tx_socket: std::sync::OnceLock::new(),
         };
         port.mtu = port.read_mtu().unwrap_or(1500);
         tracing::info!(
@@ -402,10 +405,15 @@ impl Port for AfxdpPort {
 
     fn tx_handle(&self) -> io::Result<Box<dyn Port>> {
         // The transmit ring has one producer (this port's thread); other threads send
-        // through a plain AF_PACKET socket on the same interface.
-        Ok(Box::new(super::afpacket::AfPacketPort::open_tx_only(
-            &self.name,
-        )?))
+        // through a plain AF_PACKET socket on the same interface, one for all of them.
+        let sock = match self.tx_socket.get() {
+            Some(s) => s,
+            None => {
+                let s = super::afpacket::AfPacketPort::open_tx_only(&self.name)?;
+                self.tx_socket.get_or_init(|| s)
+            }
+        };
+        sock.tx_handle()
     }
 
     fn mtu(&self) -> usize {

@@ -74,20 +74,21 @@ pub const MAX_QUEUES: usize = rvs_api::MAX_TAP_QUEUES as usize;
 
 /// One queue: a TAP descriptor and the frames it carried.
 struct Queue {
-    fd: OwnedFd,
+    /// Shared by the parts of a split port and its transmit handles.
+    fd: Arc<OwnedFd>,
     /// Both counts are shared by every part of a split port and its transmit handles.
     rx_packets: Arc<AtomicU64>,
     tx_packets: Arc<AtomicU64>,
 }
 
 impl Queue {
-    /// The same queue through a duplicated descriptor, with the same counters.
-    fn try_clone(&self) -> io::Result<Queue> {
-        Ok(Queue {
-            fd: self.fd.try_clone()?,
+    /// The same queue (descriptor and counters), for another part of a split port.
+    fn share(&self) -> Queue {
+        Queue {
+            fd: Arc::clone(&self.fd),
             rx_packets: self.rx_packets.clone(),
             tx_packets: self.tx_packets.clone(),
-        })
+        }
     }
 }
 
@@ -105,7 +106,7 @@ pub struct TapPort {
     /// Queue that is read first by the next receive (rotates, so no queue starves).
     next_rx: usize,
     /// Socket in the device's namespace, for MTU and flag ioctls.
-    ctl: OwnedFd,
+    ctl: Arc<OwnedFd>,
     vnet_hdr: bool,
     /// Offloads enabled with `TUNSETOFFLOAD` (none without the vnet header).
     caps: OffloadCaps,
@@ -371,7 +372,7 @@ impl TapPort {
         let queues: Vec<Queue> = fds
             .into_iter()
             .map(|fd| Queue {
-                fd,
+                fd: Arc::new(fd),
                 rx_packets: Arc::new(AtomicU64::new(0)),
                 tx_packets: Arc::new(AtomicU64::new(0)),
             })
@@ -384,7 +385,7 @@ impl TapPort {
             queues,
             ready: [libc::epoll_event { events: 0, u64: 0 }; MAX_QUEUES],
             next_rx: 0,
-            ctl,
+            ctl: Arc::new(ctl),
             vnet_hdr,
             caps,
             mtu,
@@ -407,14 +408,10 @@ impl TapPort {
         sys::set_link_up(self.ctl.as_raw_fd(), &self.name)
     }
 
-    /// A port on the same device and queues (duplicated descriptors, shared counters) that
+    /// A port on the same device and queues (shared descriptors and counters) that
     /// receives on the queues of `rx_mask`.
     fn part(&self, rx_mask: u32) -> io::Result<TapPort> {
-        let queues = self
-            .queues
-            .iter()
-            .map(Queue::try_clone)
-            .collect::<io::Result<Vec<_>>>()?;
+        let queues: Vec<Queue> = self.queues.iter().map(Queue::share).collect();
         Ok(TapPort {
             name: self.name.clone(),
             group: rx_group(&queues, rx_mask)?,
@@ -422,7 +419,7 @@ impl TapPort {
             queues,
             ready: [libc::epoll_event { events: 0, u64: 0 }; MAX_QUEUES],
             next_rx: 0,
-            ctl: self.ctl.try_clone()?,
+            ctl: Arc::clone(&self.ctl),
             vnet_hdr: self.vnet_hdr,
             caps: self.caps,
             mtu: self.mtu,
@@ -433,7 +430,7 @@ impl TapPort {
 
     /// Descriptor of queue 0 (device ioctls).
     fn main_fd(&self) -> Option<&OwnedFd> {
-        self.queues.first().map(|q| &q.fd)
+        self.queues.first().map(|q| q.fd.as_ref())
     }
 
     /// Bit `q` set for each queue received on with frames waiting.
@@ -670,9 +667,9 @@ impl Port for TapPort {
             queues: self
                 .queues
                 .iter()
-                .map(|q| Ok((q.fd.try_clone()?, q.tx_packets.clone())))
-                .collect::<io::Result<_>>()?,
-            ctl: self.ctl.try_clone()?,
+                .map(|q| (Arc::clone(&q.fd), q.tx_packets.clone()))
+                .collect(),
+            ctl: Arc::clone(&self.ctl),
             vnet_hdr: self.vnet_hdr,
             caps: self.caps,
             mtu: self.mtu,
@@ -758,7 +755,7 @@ impl Port for TapPort {
             if let Ok(id) = netns_id_of_fd(ns.as_fd()) {
                 if Some(id) != self.ctl_netns {
                     if let Ok(ctl) = in_netns_fd(ns.as_fd(), sys::control_socket) {
-                        self.ctl = ctl;
+                        self.ctl = Arc::new(ctl);
                         self.ctl_netns = Some(id);
                         self.netns = describe_netns(id);
                     }
@@ -815,12 +812,12 @@ fn write_frame(fd: RawFd, vnet_hdr: bool, f: &TxFrame<'_>) -> bool {
     r >= 0
 }
 
-/// A TAP port's transmit handle for another datapath thread: the same queues (duplicated
+/// A TAP port's transmit handle for another datapath thread: the same queues (shared
 /// descriptors), the same per-flow queue choice, no receive.
 struct TapTx {
     name: String,
-    queues: Vec<(OwnedFd, Arc<AtomicU64>)>,
-    ctl: OwnedFd,
+    queues: Vec<(Arc<OwnedFd>, Arc<AtomicU64>)>,
+    ctl: Arc<OwnedFd>,
     vnet_hdr: bool,
     caps: OffloadCaps,
     mtu: usize,
