@@ -74,6 +74,31 @@ fn recv_udp(port: &mut dyn Port, want: usize, limit: Duration) -> Vec<u16> {
     got
 }
 
+/// Makes `PEER_ADDR` a static neighbour of the namespace, reached through the tap.
+fn static_peer(host: &TapHost) {
+    host.ns
+        .run(&[
+            "ip",
+            "neigh",
+            "replace",
+            &PEER_ADDR.to_string(),
+            "lladdr",
+            &rvs_lab::frames::fmt_mac(&PEER_MAC),
+            "dev",
+            host.nic(),
+        ])
+        .expect("static neighbour");
+}
+
+/// `FLOWS` UDP sockets in the namespace, one flow (source port) each.
+fn flow_sockets(host: &TapHost) -> Vec<UdpSocket> {
+    host.ns.enter(|| {
+        (0..FLOWS)
+            .map(|_| UdpSocket::bind(SocketAddrV4::new(NS_ADDR, 0)).expect("bind"))
+            .collect()
+    })
+}
+
 /// An Ethernet + IPv4 + UDP frame from the peer to `dst_port` in the namespace (no UDP
 /// checksum, which IPv4 allows).
 fn udp_to_ns(ns_mac: [u8; 6], src_port: u16, dst_port: u16, payload: &[u8]) -> Vec<u8> {
@@ -108,25 +133,10 @@ fn four_queues_carry_many_flows_both_ways() {
         .all(|q| *q == Default::default()));
     host.plug();
     let mac = host.mac();
-    host.ns
-        .run(&[
-            "ip",
-            "neigh",
-            "replace",
-            &PEER_ADDR.to_string(),
-            "lladdr",
-            &rvs_lab::frames::fmt_mac(&PEER_MAC),
-            "dev",
-            host.nic(),
-        ])
-        .expect("static neighbour");
+    static_peer(&host);
 
     // Namespace -> port: many flows, told apart by their source port.
-    let sockets: Vec<UdpSocket> = host.ns.enter(|| {
-        (0..FLOWS)
-            .map(|_| UdpSocket::bind(SocketAddrV4::new(NS_ADDR, 0)).expect("bind"))
-            .collect()
-    });
+    let sockets = flow_sockets(&host);
     let peer = SocketAddrV4::new(PEER_ADDR, 9);
     for round in 0..PER_FLOW {
         for s in &sockets {
@@ -230,23 +240,8 @@ fn a_split_port_shares_its_queues_between_threads() {
     assert_eq!(other.rx_queue_ids(), vec![1, 3]);
     assert!(other.poll_fd().is_some() && other.poll_fd() != port.poll_fd());
     host.plug();
-    host.ns
-        .run(&[
-            "ip",
-            "neigh",
-            "replace",
-            &PEER_ADDR.to_string(),
-            "lladdr",
-            &rvs_lab::frames::fmt_mac(&PEER_MAC),
-            "dev",
-            host.nic(),
-        ])
-        .expect("static neighbour");
-    let sockets: Vec<UdpSocket> = host.ns.enter(|| {
-        (0..FLOWS)
-            .map(|_| UdpSocket::bind(SocketAddrV4::new(NS_ADDR, 0)).expect("bind"))
-            .collect()
-    });
+    static_peer(&host);
+    let sockets = flow_sockets(&host);
     let peer = SocketAddrV4::new(PEER_ADDR, 9);
     for s in &sockets {
         s.send_to(&[1u8; 64], peer).expect("send_to");
@@ -359,23 +354,8 @@ fn one_receive_shares_the_batch_among_ready_queues() {
     let host = TapHost::new(P, Some(&format!("{NS_ADDR}/24")));
     let (mut port, _) = TapPort::open_or_create(host.port(), None, 4).expect("4-queue tap");
     host.plug();
-    host.ns
-        .run(&[
-            "ip",
-            "neigh",
-            "replace",
-            &PEER_ADDR.to_string(),
-            "lladdr",
-            &rvs_lab::frames::fmt_mac(&PEER_MAC),
-            "dev",
-            host.nic(),
-        ])
-        .expect("static neighbour");
-    let sockets: Vec<UdpSocket> = host.ns.enter(|| {
-        (0..FLOWS)
-            .map(|_| UdpSocket::bind(SocketAddrV4::new(NS_ADDR, 0)).expect("bind"))
-            .collect()
-    });
+    static_peer(&host);
+    let sockets = flow_sockets(&host);
     let per_flow = 16;
     for _ in 0..per_flow {
         for s in &sockets {

@@ -14,12 +14,7 @@ use rvs_lab::{unique_name, RvsdProcess};
 #[test]
 fn bridges_on_two_threads_forward_across_a_patch_pair() {
     setup();
-    let mut rvsd = RvsdProcess::start_with_args(
-        rvs_lab::workspace_bin("rvsd"),
-        env!("CARGO_BIN_EXE_rvs"),
-        &["--dp-threads", "2"],
-    )
-    .expect("start rvsd");
+    let mut rvsd = start_with(&["--dp-threads", "2"]);
     let h1 = VethHost::new("et", Some("10.81.0.1/24"));
     let h2 = VethHost::new("et", Some("10.81.0.2/24"));
     let h3 = VethHost::new("et", Some("10.81.0.3/24"));
@@ -132,12 +127,7 @@ fn bridges_on_two_threads_forward_across_a_patch_pair() {
 fn one_bridge_spread_over_two_threads_shares_learning() {
     use rvs_lab::frames;
     setup();
-    let rvsd = RvsdProcess::start_with_args(
-        rvs_lab::workspace_bin("rvsd"),
-        env!("CARGO_BIN_EXE_rvs"),
-        &["--dp-threads", "2"],
-    )
-    .expect("start rvsd");
+    let rvsd = start_with(&["--dp-threads", "2"]);
     let h1 = VethHost::new("et", Some("10.81.0.21/24"));
     let h2 = VethHost::new("et", Some("10.81.0.22/24"));
     let h3 = VethHost::new("et", Some("10.81.0.23/24"));
@@ -216,6 +206,16 @@ fn one_bridge_spread_over_two_threads_shares_learning() {
     }
 }
 
+/// rvsd with `args`, used again by every restart.
+fn start_with(args: &[&str]) -> RvsdProcess {
+    RvsdProcess::start_with_args(
+        rvs_lab::workspace_bin("rvsd"),
+        env!("CARGO_BIN_EXE_rvs"),
+        args,
+    )
+    .expect("start rvsd")
+}
+
 /// The threads of `rvs --format json dp-threads`.
 fn dp_threads(rvsd: &RvsdProcess) -> Vec<rvs_api::DpThreadInfo> {
     match rvs_json(rvsd, &["dp-threads"]) {
@@ -236,12 +236,7 @@ fn poll_modes_busy_and_event_driven() {
             "event-driven",
         ),
     ] {
-        let rvsd = RvsdProcess::start_with_args(
-            rvs_lab::workspace_bin("rvsd"),
-            env!("CARGO_BIN_EXE_rvs"),
-            args,
-        )
-        .expect("start rvsd");
+        let rvsd = start_with(args);
         let h1 = VethHost::new("et", Some("10.81.0.11/24"));
         let h2 = VethHost::new("et", Some("10.81.0.12/24"));
         let br = unique_name("etm");
@@ -276,12 +271,7 @@ fn poll_modes_busy_and_event_driven() {
 fn system_ports_with_two_queues_spread_flows_over_both_threads() {
     use std::net::UdpSocket;
     setup();
-    let rvsd = RvsdProcess::start_with_args(
-        rvs_lab::workspace_bin("rvsd"),
-        env!("CARGO_BIN_EXE_rvs"),
-        &["--dp-threads", "2"],
-    )
-    .expect("start rvsd");
+    let rvsd = start_with(&["--dp-threads", "2"]);
     let h1 = VethHost::new("et", Some("10.81.0.31/24"));
     let h2 = VethHost::new("et", Some("10.81.0.32/24"));
     let br = unique_name("etq");
@@ -386,12 +376,7 @@ fn system_ports_with_two_queues_spread_flows_over_both_threads() {
 #[test]
 fn dp_cpus_pin_the_threads() {
     setup();
-    let rvsd = RvsdProcess::start_with_args(
-        rvs_lab::workspace_bin("rvsd"),
-        env!("CARGO_BIN_EXE_rvs"),
-        &["--dp-threads", "2", "--dp-cpus", "0"],
-    )
-    .expect("start rvsd");
+    let rvsd = start_with(&["--dp-threads", "2", "--dp-cpus", "0"]);
     let threads = dp_threads(&rvsd);
     assert_eq!(threads.len(), 2);
     for t in &threads {
