@@ -160,16 +160,7 @@ impl AfPacketPort {
                 e
             }
         })?;
-        // SAFETY: plain socket(2); the fd is owned right away.
-        let raw = cvt(unsafe {
-            libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                0,
-            )
-        })?;
-        // SAFETY: fresh descriptor we own.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let fd = packet_socket()?;
         let s = fd.as_raw_fd();
         let one: libc::c_int = 1;
         sys::setsockopt(s, sys::SOL_PACKET, sys::PACKET_AUXDATA, &one)?;
@@ -184,26 +175,8 @@ impl AfPacketPort {
             };
         // Older kernels lack it; the packet-type check in recv covers them.
         let _ = sys::setsockopt(s, sys::SOL_PACKET, sys::PACKET_IGNORE_OUTGOING, &one);
-        if sys::setsockopt(
-            s,
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUFFORCE,
-            &SOCKET_BUFFER_BYTES,
-        )
-        .is_err()
-        {
-            sys::setsockopt(s, libc::SOL_SOCKET, libc::SO_RCVBUF, &SOCKET_BUFFER_BYTES)?;
-        }
-        if sys::setsockopt(
-            s,
-            libc::SOL_SOCKET,
-            libc::SO_SNDBUFFORCE,
-            &SOCKET_BUFFER_BYTES,
-        )
-        .is_err()
-        {
-            sys::setsockopt(s, libc::SOL_SOCKET, libc::SO_SNDBUF, &SOCKET_BUFFER_BYTES)?;
-        }
+        set_buffer(s, libc::SO_RCVBUFFORCE, libc::SO_RCVBUF)?;
+        set_buffer(s, libc::SO_SNDBUFFORCE, libc::SO_SNDBUF)?;
         if opts.qdisc_bypass {
             sys::setsockopt(s, sys::SOL_PACKET, sys::PACKET_QDISC_BYPASS, &one)?;
         }
@@ -221,19 +194,7 @@ impl AfPacketPort {
         if fanout.is_some() {
             attach_drop_all(s)?;
         }
-        // SAFETY: sockaddr_ll is plain old data.
-        let mut sll: libc::sockaddr_ll = unsafe { zeroed() };
-        sll.sll_family = libc::AF_PACKET as u16;
-        sll.sll_protocol = sys::ETH_P_ALL.to_be();
-        sll.sll_ifindex = ifindex as libc::c_int;
-        // SAFETY: binds with a valid sockaddr_ll of the size passed.
-        cvt(unsafe {
-            libc::bind(
-                s,
-                (&sll as *const libc::sockaddr_ll).cast(),
-                size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-            )
-        })?;
+        bind_to(s, ifindex, sys::ETH_P_ALL)?;
         if let Some(group) = fanout {
             let arg = group | ((sys::PACKET_FANOUT_HASH | sys::PACKET_FANOUT_FLAG_DEFRAG) << 16);
             sys::setsockopt(s, sys::SOL_PACKET, sys::PACKET_FANOUT, &arg)?;
@@ -293,40 +254,11 @@ impl AfPacketPort {
     /// Frames go out whole (no virtio-net header).
     pub fn open_tx_only(name: &str) -> io::Result<Self> {
         let ifindex = sys::if_index(name)?;
-        // SAFETY: plain socket(2); the fd is owned right away.
-        let raw = cvt(unsafe {
-            libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                0,
-            )
-        })?;
-        // SAFETY: fresh descriptor we own.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let fd = packet_socket()?;
         let s = fd.as_raw_fd();
-        if sys::setsockopt(
-            s,
-            libc::SOL_SOCKET,
-            libc::SO_SNDBUFFORCE,
-            &SOCKET_BUFFER_BYTES,
-        )
-        .is_err()
-        {
-            sys::setsockopt(s, libc::SOL_SOCKET, libc::SO_SNDBUF, &SOCKET_BUFFER_BYTES)?;
-        }
-        // SAFETY: sockaddr_ll is plain old data.
-        let mut sll: libc::sockaddr_ll = unsafe { zeroed() };
-        sll.sll_family = libc::AF_PACKET as u16;
-        sll.sll_protocol = 0;
-        sll.sll_ifindex = ifindex as libc::c_int;
-        // SAFETY: binds with a valid sockaddr_ll of the size passed.
-        cvt(unsafe {
-            libc::bind(
-                s,
-                (&sll as *const libc::sockaddr_ll).cast(),
-                size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-            )
-        })?;
+        set_buffer(s, libc::SO_SNDBUFFORCE, libc::SO_SNDBUF)?;
+        // Protocol 0: bound to the interface for sending, hearing nothing.
+        bind_to(s, ifindex, 0)?;
         let mtu = sys::get_mtu(s, name).unwrap_or(1500);
         Ok(AfPacketPort {
             name: name.to_string(),
@@ -698,6 +630,47 @@ impl Port for AfPacketPort {
         }
         ring::take_kernel_drops(self.fd.as_raw_fd()).unwrap_or(0)
     }
+}
+
+/// A raw AF_PACKET socket that hears nothing until it is bound with a protocol.
+fn packet_socket() -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2); the fd is owned right away.
+    let raw = cvt(unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    })?;
+    // SAFETY: fresh descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// Sets a socket buffer to [`SOCKET_BUFFER_BYTES`], past `net.core.*mem_max` when the
+/// process may (`forced`), else as far as the limit allows (`plain`).
+fn set_buffer(s: RawFd, forced: libc::c_int, plain: libc::c_int) -> io::Result<()> {
+    if sys::setsockopt(s, libc::SOL_SOCKET, forced, &SOCKET_BUFFER_BYTES).is_err() {
+        sys::setsockopt(s, libc::SOL_SOCKET, plain, &SOCKET_BUFFER_BYTES)?;
+    }
+    Ok(())
+}
+
+/// Binds `s` to interface `ifindex` for `protocol` (host order; 0: send only).
+fn bind_to(s: RawFd, ifindex: u32, protocol: u16) -> io::Result<()> {
+    // SAFETY: sockaddr_ll is plain old data.
+    let mut sll: libc::sockaddr_ll = unsafe { zeroed() };
+    sll.sll_family = libc::AF_PACKET as u16;
+    sll.sll_protocol = protocol.to_be();
+    sll.sll_ifindex = ifindex as libc::c_int;
+    // SAFETY: binds with a valid sockaddr_ll of the size passed.
+    cvt(unsafe {
+        libc::bind(
+            s,
+            (&sll as *const libc::sockaddr_ll).cast(),
+            size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        )
+    })?;
+    Ok(())
 }
 
 /// A classic BPF program that accepts nothing (`ret #0`), attached to a socket while it

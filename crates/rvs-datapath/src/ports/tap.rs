@@ -578,9 +578,9 @@ fn all_queues(n: usize) -> u32 {
 }
 
 /// An epoll instance over the queues of `rx_mask` (none for a port with one queue, whose
-/// descriptor is polled directly).
+/// descriptor is polled directly, and none for a transmit handle, which polls nothing).
 fn rx_group(queues: &[Queue], rx_mask: u32) -> io::Result<Option<Epoll>> {
-    if queues.len() <= 1 {
+    if queues.len() <= 1 || rx_mask == 0 {
         return Ok(None);
     }
     let g = Epoll::new()?;
@@ -661,19 +661,10 @@ impl Port for TapPort {
         out
     }
 
+    /// A part that receives on no queue: it transmits on every queue, per flow, like the
+    /// port, and shares its descriptors and counters.
     fn tx_handle(&self) -> io::Result<Box<dyn Port>> {
-        Ok(Box::new(TapTx {
-            name: self.name.clone(),
-            queues: self
-                .queues
-                .iter()
-                .map(|q| (Arc::clone(&q.fd), q.tx_packets.clone()))
-                .collect(),
-            ctl: Arc::clone(&self.ctl),
-            vnet_hdr: self.vnet_hdr,
-            caps: self.caps,
-            mtu: self.mtu,
-        }))
+        Ok(Box::new(self.part(0)?))
     }
 
     fn rx_queues(&self) -> usize {
@@ -724,6 +715,8 @@ impl Port for TapPort {
     fn poll_fd(&self) -> Option<RawFd> {
         match &self.group {
             Some(g) => Some(g.as_raw_fd()),
+            // A transmit handle receives on no queue.
+            None if self.rx_mask == 0 => None,
             None => self.main_fd().map(AsRawFd::as_raw_fd),
         }
     }
@@ -810,67 +803,6 @@ fn write_frame(fd: RawFd, vnet_hdr: bool, f: &TxFrame<'_>) -> bool {
     // SAFETY: every iovec points into a live buffer of its stated length.
     let r = unsafe { libc::writev(fd, iov.as_ptr(), cnt as libc::c_int) };
     r >= 0
-}
-
-/// A TAP port's transmit handle for another datapath thread: the same queues (shared
-/// descriptors), the same per-flow queue choice, no receive.
-struct TapTx {
-    name: String,
-    queues: Vec<(Arc<OwnedFd>, Arc<AtomicU64>)>,
-    ctl: Arc<OwnedFd>,
-    vnet_hdr: bool,
-    caps: OffloadCaps,
-    mtu: usize,
-}
-
-impl Port for TapTx {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn recv_batch(&mut self, _batch: &mut RxBatch) -> Result<usize, PortFault> {
-        Ok(0)
-    }
-
-    fn send_batch(&mut self, frames: &[TxFrame<'_>]) -> TxOutcome {
-        let mut out = TxOutcome::default();
-        let nq = self.queues.len();
-        for f in frames {
-            let qi = if nq > 1 {
-                queue_for(flow_hash(f), nq)
-            } else {
-                0
-            };
-            let Some((fd, sent)) = self.queues.get(qi) else {
-                continue;
-            };
-            if write_frame(fd.as_raw_fd(), self.vnet_hdr, f) {
-                sent.fetch_add(1, Ordering::Relaxed);
-                out.sent += 1;
-                out.bytes += f.len() as u64;
-            }
-        }
-        out
-    }
-
-    fn poll_fd(&self) -> Option<RawFd> {
-        None
-    }
-
-    fn mtu(&self) -> usize {
-        self.mtu
-    }
-
-    fn offloads(&self) -> OffloadCaps {
-        self.caps
-    }
-
-    fn refresh(&mut self) {
-        // Fails once the device moved to another namespace; the last value stays.
-        if let Ok(m) = sys::get_mtu(self.ctl.as_raw_fd(), &self.name) {
-            self.mtu = m;
-        }
-    }
 }
 
 #[cfg(test)]
