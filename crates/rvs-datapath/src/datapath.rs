@@ -19,7 +19,7 @@
 
 use crate::bridge::{Bridge, Member, PortRuntime, TxDesc};
 use crate::counters::{DropReason, PortCounters};
-use crate::mac_table::{lock_mac, Millis, SharedMac};
+use crate::mac_table::{lock_mac, shared_mac, Millis, SharedMac};
 use crate::offload::{complete_checksum, OffloadCaps, Segmenter, MAX_OFFLOAD_HEADER};
 use crate::openflow::{self, Exec, OfBridge, OfConfig, PacketInSink};
 use crate::packet::{OwnedFrames, RxBatch, TxFrame, BATCH_SIZE, OWNED_BIT};
@@ -87,17 +87,13 @@ impl Datapath {
         mac_table_size: usize,
         mac_aging_secs: u32,
     ) -> BridgeId {
-        let b = Some(Bridge::new(name, mac_table_size, mac_aging_secs));
-        match self.bridges.iter().position(Option::is_none) {
-            Some(i) => {
-                self.bridges[i] = b;
-                i as BridgeId
-            }
-            None => {
-                self.bridges.push(b);
-                (self.bridges.len() - 1) as BridgeId
-            }
-        }
+        let id = self
+            .bridges
+            .iter()
+            .position(Option::is_none)
+            .unwrap_or(self.bridges.len()) as BridgeId;
+        self.add_bridge_with(id, name, shared_mac(mac_table_size, mac_aging_secs));
+        id
     }
 
     /// Adds a bridge with a given id that learns into `mac` (a replica of a bridge served by
@@ -157,41 +153,23 @@ impl Datapath {
         }
     }
 
-    /// Adds a port to a bridge. Returns `None` if the bridge does not exist.
+    /// Adds a port to a bridge under the first free id. Returns `None` if the bridge does
+    /// not exist.
     pub fn add_port(
         &mut self,
         bridge: BridgeId,
         io: Box<dyn Port>,
         vlan: &VlanSpec,
     ) -> Option<PortId> {
-        let mtu = io.mtu();
-        let caps = io.offloads();
-        self.bridge(bridge)?;
-        let slot = Some(PortSlot { io, bridge, caps });
-        let id = match self.ports.iter().position(Option::is_none) {
-            Some(i) => {
-                self.ports[i] = slot;
-                self.runtime[i] = PortRuntime::new();
-                i as PortId
-            }
-            None => {
-                self.ports.push(slot);
-                self.runtime.push(PortRuntime::new());
-                (self.ports.len() - 1) as PortId
-            }
-        };
-        let i = id as usize;
-        if self.live.len() <= i {
-            self.live.resize(i + 1, false);
-        }
-        self.live[i] = true;
-        let b = self.bridge_mut(bridge)?;
-        b.add_member(Member {
-            port: id,
-            vlan: PortVlan::from_spec(vlan),
-            mtu,
-        });
-        Some(id)
+        self.add_port_with_id(bridge, self.free_port_id(), io, vlan)
+    }
+
+    /// The smallest port id this datapath does not use.
+    pub fn free_port_id(&self) -> PortId {
+        self.ports
+            .iter()
+            .position(Option::is_none)
+            .unwrap_or(self.ports.len()) as PortId
     }
 
     /// Adds a port under a given id (ids chosen by the caller, the same on every thread

@@ -1,11 +1,13 @@
 //! The datapath worker thread.
 //!
 //! One thread owns a [`Datapath`]: its replicas of the bridges, the ports it receives on,
-//! and transmit handles for the ports other threads receive on (rvsd runs several). It waits in `epoll_wait` on the
-//! ports' descriptors and an eventfd (sleeping, or polling as [`PollMode`] says); the control plane never touches datapath state
-//! directly but sends closures ([`WorkerHandle::call`]) that the thread runs between batches,
-//! so the packet path takes no locks. A ready port gets a few batches per wakeup, which keeps
-//! one busy port from starving the others. About once a second the thread ages out MAC
+//! and transmit handles for the ports other threads receive on (rvsd runs several). It
+//! waits in `epoll_wait` on the ports' descriptors and an eventfd (sleeping, or polling as
+//! [`PollMode`] says); the control plane never touches datapath state directly but sends
+//! closures ([`WorkerHandle::call`]) that the thread runs between batches, so the packet
+//! path takes no locks (the MAC table a bridge's replicas share is locked once per batch).
+//! A ready port gets a few batches per wakeup, which keeps one busy port from starving the
+//! others. About once a second the thread ages out MAC
 //! entries and lets ports re-read their MTU.
 
 use crate::datapath::{BridgeId, Datapath};
@@ -149,23 +151,15 @@ impl Worker {
         crate::openflow::mono_ms()
     }
 
+    /// Adds a port under the first free id and watches its descriptor.
     pub fn add_port(
         &mut self,
         bridge: BridgeId,
         io: Box<dyn Port>,
         vlan: &VlanSpec,
     ) -> io::Result<PortId> {
-        let fd = io.poll_fd();
-        let id = self.dp.add_port(bridge, io, vlan).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::NotFound, "no such bridge in the datapath")
-        })?;
-        if let Some(fd) = fd {
-            if let Err(e) = self.epoll.add(fd, u64::from(id)) {
-                self.dp.del_port(id);
-                return Err(e);
-            }
-        }
-        Ok(id)
+        let id = self.dp.free_port_id();
+        self.add_port_with_id(bridge, id, io, vlan)
     }
 
     /// Like [`Worker::add_port`] under an id the caller chose (the same id on every thread

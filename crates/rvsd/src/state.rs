@@ -1257,7 +1257,7 @@ impl State {
             .map(|n| (n.clone(), self.ports.get(&n).and_then(|r| r.id)))
             .collect();
         let wanted: Vec<PortId> = ids.iter().filter_map(|(_, id)| *id).collect();
-        let mut summed = sum_counters(&self.workers, &wanted).into_iter();
+        let mut summed = sum_counters(&self.workers, &wanted)?.into_iter();
         let counters: Vec<(
             Option<rvs_datapath::PortCounters>,
             Vec<rvs_datapath::QueueCounters>,
@@ -1343,24 +1343,24 @@ fn thread_cpu_ms(tid: u32) -> Option<u64> {
 
 /// Counters of ports `ids` summed over every datapath thread (each counts what it received
 /// or sent on the port), with the per-queue counts of the receiving thread's port.
-/// Kernel drops are collected first. `None` for a port no thread has.
+/// Kernel drops are collected first. `None` for a port no thread has; an error when a
+/// thread is gone (its share would be missing).
 fn sum_counters(
     workers: &[WorkerHandle],
     ids: &[PortId],
-) -> Vec<Option<(rvs_datapath::PortCounters, Vec<rvs_datapath::QueueCounters>)>> {
-    let mut out: Vec<Option<(rvs_datapath::PortCounters, Vec<rvs_datapath::QueueCounters>)>> =
-        vec![None; ids.len()];
+) -> Result<Vec<Option<PortSums>>, ApiError> {
+    let mut out: Vec<Option<PortSums>> = vec![None; ids.len()];
     for w in workers {
         let ids = ids.to_vec();
-        let Ok(got) = w.call(move |w| {
-            let dp = w.datapath();
-            dp.collect_kernel_drops();
-            ids.iter()
-                .map(|&id| dp.counters(id).map(|c| (c, dp.queue_counters(id))))
-                .collect::<Vec<_>>()
-        }) else {
-            continue;
-        };
+        let got = w
+            .call(move |w| {
+                let dp = w.datapath();
+                dp.collect_kernel_drops();
+                ids.iter()
+                    .map(|&id| dp.counters(id).map(|c| (c, dp.queue_counters(id))))
+                    .collect::<Vec<_>>()
+            })
+            .map_err(|_| worker_gone())?;
         for (slot, got) in out.iter_mut().zip(got) {
             let Some((c, q)) = got else { continue };
             match slot {
@@ -1374,8 +1374,11 @@ fn sum_counters(
             }
         }
     }
-    out
+    Ok(out)
 }
+
+/// A port's counters summed over the threads, and its per-queue counts.
+type PortSums = (rvs_datapath::PortCounters, Vec<rvs_datapath::QueueCounters>);
 
 #[cfg(test)]
 mod tests {

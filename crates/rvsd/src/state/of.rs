@@ -181,7 +181,8 @@ impl DpControl for Dp<'_> {
             .filter_map(|(of, name, _)| self.attached.get(name).map(|&id| (*of, id)))
             .collect();
         let ids: Vec<PortId> = wanted.iter().map(|(_, id)| *id).collect();
-        let summed = super::sum_counters(self.workers, &ids);
+        // A thread gone: no statistics rather than partial ones.
+        let summed = super::sum_counters(self.workers, &ids).unwrap_or_default();
         let counters: Vec<(u32, rvs_datapath::PortCounters)> = wanted
             .iter()
             .zip(summed)
