@@ -51,12 +51,17 @@ struct PortRun {
     netns: Option<String>,
     /// How the port runs, shown after `up` (afxdp: mode and queues).
     detail: Option<String>,
-    /// The datapath thread that receives on the port (when `id` is set; the first of
-    /// `rx_threads`). Every thread not in `rx_threads` holds a transmit handle under the
-    /// same id.
-    thread: usize,
-    /// Every thread receiving on the port: more than one when its queues are split.
+    /// The threads receiving on the port (when `id` is set): more than one when its
+    /// queues are split; the first holds the port itself (device ioctls, destroy). Every
+    /// other thread holds a transmit handle under the same id.
     rx_threads: Vec<usize>,
+}
+
+impl PortRun {
+    /// The thread holding the port itself.
+    fn thread(&self) -> usize {
+        self.rx_threads.first().copied().unwrap_or(0)
+    }
 }
 
 pub struct State {
@@ -382,7 +387,6 @@ impl State {
                                 error: None,
                                 netns: netns.clone(),
                                 detail,
-                                thread: rx_threads.first().copied().unwrap_or(0),
                                 rx_threads,
                             },
                         );
@@ -459,7 +463,6 @@ impl State {
                 error: None,
                 netns: None,
                 detail: None,
-                thread: ta.first().copied().unwrap_or(0),
                 rx_threads: ta.clone(),
             },
         );
@@ -472,7 +475,6 @@ impl State {
                         error: None,
                         netns: None,
                         detail: None,
-                        thread: tb.first().copied().unwrap_or(0),
                         rx_threads: tb,
                     },
                 );
@@ -492,7 +494,7 @@ impl State {
         let Some(run) = self.ports.get_mut(name) else {
             return;
         };
-        let (id, thread) = (run.id.take(), run.thread);
+        let (id, thread) = (run.id.take(), run.thread());
         if let Some(id) = id {
             self.del_everywhere(id, thread);
         }
@@ -608,7 +610,7 @@ impl State {
                 // The receiving thread dropped the port; the handles on the others go too.
                 if let Some(run) = self.ports.get(&f.name) {
                     if let Some(id) = run.id {
-                        self.del_everywhere(id, run.thread);
+                        self.del_everywhere(id, run.thread());
                     }
                 }
                 let why = match f.fault {
@@ -791,7 +793,7 @@ impl State {
             }
             self.bridge_ids.remove(&name);
             for (pname, pc) in &removed.ports {
-                let thread = self.ports.get(pname).map_or(0, |r| r.thread);
+                let thread = self.ports.get(pname).map_or(0, |r| r.thread());
                 let io = by_thread.get_mut(thread).and_then(|ports| {
                     ports
                         .iter()
@@ -944,7 +946,6 @@ impl State {
                         error: None,
                         netns,
                         detail,
-                        thread: rx_threads.first().copied().unwrap_or(0),
                         rx_threads,
                     },
                 );
@@ -1054,7 +1055,7 @@ impl State {
         }
         self.commit(next)?;
         let run = self.ports.remove(&name).unwrap_or_default();
-        let io = run.id.and_then(|id| self.del_everywhere(id, run.thread));
+        let io = run.id.and_then(|id| self.del_everywhere(id, run.thread()));
         destroy_device(&name, &pc, io);
         self.unpair_peer_of(&pc);
         tracing::info!(bridge = %bridge, port = %name, "port deleted");
@@ -1070,7 +1071,7 @@ impl State {
             let mine: Vec<(String, PortId)> = self
                 .ports
                 .iter()
-                .filter(|(_, r)| r.thread == t)
+                .filter(|(_, r)| r.thread() == t)
                 .filter_map(|(n, r)| r.id.map(|id| (n.clone(), id)))
                 .collect();
             let ids: Vec<PortId> = mine.iter().map(|(_, id)| *id).collect();
@@ -1116,6 +1117,7 @@ impl State {
                     .iter()
                     .map(|(pname, pc)| {
                         let run = self.ports.get(pname).cloned().unwrap_or_default();
+                        let thread = run.id.map(|_| run.thread() as u32);
                         PortInfo {
                             name: pname.clone(),
                             kind: pc.kind,
@@ -1129,7 +1131,7 @@ impl State {
                                 (None, Some(e)) => format!("error: {e}"),
                                 (None, None) => "down".to_string(),
                             },
-                            datapath_thread: run.id.map(|_| run.thread as u32),
+                            datapath_thread: thread,
                             datapath_threads: if run.id.is_some() && run.rx_threads.len() > 1 {
                                 run.rx_threads.iter().map(|t| *t as u32).collect()
                             } else {
