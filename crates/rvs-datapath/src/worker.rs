@@ -213,26 +213,20 @@ impl Worker {
     }
 
     fn pin_here(&mut self, cpu: usize) -> io::Result<()> {
-        // SAFETY: cpu_set_t is plain old data; the CPU_* helpers stay within it.
+        let allowed = allowed_cpus()?;
+        if !allowed.contains(&cpu) {
+            let list: Vec<String> = allowed.iter().map(usize::to_string).collect();
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "CPU {cpu} is not available to rvsd (it may use {})",
+                    list.join(",")
+                ),
+            ));
+        }
+        // SAFETY: cpu_set_t is plain old data; CPU_SET stays within it (cpu is below
+        // CPU_SETSIZE, as every CPU allowed_cpus returns).
         unsafe {
-            let mut allowed: libc::cpu_set_t = std::mem::zeroed();
-            if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) != 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-            if cpu >= libc::CPU_SETSIZE as usize || !libc::CPU_ISSET(cpu, &allowed) {
-                let list: Vec<String> = (0..libc::CPU_SETSIZE as usize)
-                    .filter(|c| libc::CPU_ISSET(*c, &allowed))
-                    .map(|c| c.to_string())
-                    .collect();
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!(
-                        "CPU {cpu} is not available to rvsd (it may use {})",
-                        list.join(",")
-                    ),
-                ));
-            }
             let mut set: libc::cpu_set_t = std::mem::zeroed();
             libc::CPU_SET(cpu, &mut set);
             // pid 0: the calling thread.
@@ -443,6 +437,20 @@ fn run(
     // Answer anything still queued so no caller waits forever.
     while let Ok(job) = jobs.try_recv() {
         job(&mut w);
+    }
+}
+
+/// The CPUs the calling thread may run on (its affinity), in increasing order.
+pub fn allowed_cpus() -> io::Result<Vec<usize>> {
+    // SAFETY: cpu_set_t is plain old data; the CPU_* helpers stay within it.
+    unsafe {
+        let mut allowed: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok((0..libc::CPU_SETSIZE as usize)
+            .filter(|c| libc::CPU_ISSET(*c, &allowed))
+            .collect())
     }
 }
 

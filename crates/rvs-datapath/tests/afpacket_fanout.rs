@@ -121,3 +121,75 @@ fn one_queue_or_one_thread_does_not_split() {
     let parts = port.split_rx(1);
     assert!(parts.is_empty(), "one thread");
 }
+
+/// Runs the calling thread on `cpu` only.
+fn pin_self(cpu: usize) {
+    // SAFETY: cpu_set_t is plain old data; CPU_SET stays within it for cpu < CPU_SETSIZE.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        assert_eq!(
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set),
+            0,
+            "pin to CPU {cpu}: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// CPU steering: the kernel accepts the steering program, and each burst (sent after a
+/// pause longer than the idle gap) arrives whole, in order, on the queue whose thread is
+/// pinned to the CPU that sent it, whichever CPU that is.
+#[test]
+fn cpu_steering_puts_each_burst_on_the_queue_of_the_sending_cpu() {
+    require_root();
+    let cpus = rvs_datapath::worker::allowed_cpus().expect("affinity");
+    assert!(
+        cpus.len() >= 2,
+        "this test needs two CPUs; the process may use {cpus:?}"
+    );
+    // Queue 0's thread would sit on the second CPU and queue 1's on the first, so a
+    // plain "CPU number modulo queues" fanout would get every burst wrong.
+    let (a, b) = (cpus[1], cpus[0]);
+    rvs_datapath::ports::steer::load(&[a, b]).expect("the kernel takes the program");
+    let host = VethHost::new("fo-", None);
+    let mut port = AfPacketPort::open(host.port()).expect("open");
+    port.steer_by_cpu(vec![a, b]);
+    let mut parts = port.split_rx(2);
+    assert_eq!(parts.len(), 1, "one more socket");
+    let mut other = parts.remove(0);
+    let sock = host.sock();
+    const BURST: u32 = 30;
+    for (round, cpu) in [a, b, b, a, b].into_iter().enumerate() {
+        // Longer than the idle gap: the flow may move.
+        std::thread::sleep(Duration::from_millis(5));
+        let first = round as u32 * BURST;
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                pin_self(cpu);
+                for n in first..first + BURST {
+                    sock.send(&udp(4000, n)).expect("send");
+                }
+            });
+        });
+        let (mine, theirs): (&mut dyn Port, &mut dyn Port) = if cpu == a {
+            (&mut port, other.as_mut())
+        } else {
+            (other.as_mut(), &mut port)
+        };
+        let got: Vec<u32> = drain(mine, Duration::from_millis(150))
+            .into_iter()
+            .map(|(_, n)| n)
+            .collect();
+        let stray = drain(theirs, Duration::from_millis(20));
+        assert_eq!(
+            got,
+            (first..first + BURST).collect::<Vec<_>>(),
+            "round {round}: the burst from CPU {cpu}, whole and in order, on its queue"
+        );
+        assert!(
+            stray.is_empty(),
+            "round {round}: on the other queue: {stray:?}"
+        );
+    }
+}

@@ -414,6 +414,92 @@ fn dp_cpus_pin_the_threads() {
     }
 }
 
+/// `--rx-steering cpu`: one thread pinned per CPU, every system port received on both
+/// threads, and a ping pinned to a CPU is switched, both ways, by the thread on that CPU.
+/// More threads than CPUs is refused.
+#[test]
+fn rx_steering_cpu_switches_on_the_sending_cpu() {
+    setup();
+    rvs_lab::require_tool("taskset");
+    let rvsd = start_with(&["--rx-steering", "cpu", "--dp-cpus", "1,0"]);
+    let h1 = VethHost::new("et", Some("10.81.0.41/24"));
+    let h2 = VethHost::new("et", Some("10.81.0.42/24"));
+    let br = unique_name("ets");
+    rvs_ok(&rvsd, &["add-br", &br]);
+    for h in [&h1, &h2] {
+        rvs_ok(&rvsd, &["add-port", &br, h.port(), "--type", "system"]);
+    }
+    for p in &show_bridge(&rvsd, &br).ports {
+        assert_eq!(p.datapath_threads, vec![0, 1], "{p:?}");
+        assert_eq!(p.status, "up (system, 2 queues by CPU)", "{p:?}");
+    }
+    let threads = dp_threads(&rvsd);
+    let cpus: Vec<Option<u32>> = threads.iter().map(|t| t.cpu).collect();
+    assert_eq!(cpus, vec![Some(1), Some(0)], "{threads:?}");
+    assert!(h1.ping_until("10.81.0.42"), "{}", rvsd.log());
+    for cpu in [0usize, 1, 0] {
+        // 10 ms apart: far longer than the idle gap, so every request may move.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let before = dp_threads(&rvsd);
+        let out = h1
+            .ns
+            .run(&[
+                "taskset",
+                "-c",
+                &cpu.to_string(),
+                "ping",
+                "-n",
+                "-q",
+                "-c",
+                "20",
+                "-i",
+                "0.01",
+                "-W",
+                "1",
+                "10.81.0.42",
+            ])
+            .expect("ping from a pinned process");
+        assert!(out.contains(" 0% packet loss"), "{out}");
+        let after = dp_threads(&rvsd);
+        let rx: Vec<u64> = after
+            .iter()
+            .zip(&before)
+            .map(|(a, b)| a.rx_packets - b.rx_packets)
+            .collect();
+        let (here, there) = if cpu == 1 {
+            (rx[0], rx[1])
+        } else {
+            (rx[1], rx[0])
+        };
+        assert!(
+            here >= 40 && there < 10,
+            "ping on CPU {cpu}: requests and replies go to the thread on that CPU: {rx:?}"
+        );
+    }
+    let dir = TempDir::new("et-steer");
+    let out = std::process::Command::new(rvs_lab::workspace_bin("rvsd"))
+        .args([
+            "--rx-steering",
+            "cpu",
+            "--dp-cpus",
+            "0",
+            "--dp-threads",
+            "2",
+        ])
+        .arg("--run-dir")
+        .arg(dir.path())
+        .arg("--db")
+        .arg(dir.path().join("db"))
+        .output()
+        .expect("run rvsd");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("at most one datapath thread per CPU: 2 threads, 1 CPUs (0)"),
+        "{err}"
+    );
+}
+
 /// Connects to `port` as an OpenFlow 1.3 controller, sends a frame with `marker` from `h`
 /// and waits (bounded) for the packet-in carrying it.
 fn packet_in_marker(port: u16, h: &VethHost, marker: &str) -> bool {

@@ -80,11 +80,13 @@ pub async fn serve(
     run_dir: PathBuf,
     db: PathBuf,
     poll_mode: rvs_datapath::worker::PollMode,
-    dp_threads: usize,
+    dp_threads: Option<usize>,
     dp_cpus: Option<Vec<usize>>,
+    steer_by_cpu: bool,
 ) -> Result<()> {
     let lock = lock_run_dir(&run_dir)?;
     let config = Config::load(&db)?;
+    let (dp_threads, pins) = thread_placement(dp_threads, dp_cpus, steer_by_cpu)?;
     let mut workers = Vec::with_capacity(dp_threads);
     for t in 0..dp_threads.max(1) {
         workers.push(
@@ -92,17 +94,20 @@ pub async fn serve(
                 .context("cannot start a datapath thread")?,
         );
     }
-    if let Some(cpus) = dp_cpus.filter(|c| !c.is_empty()) {
+    if let Some(cpus) = &pins {
         for (t, w) in workers.iter().enumerate() {
             let cpu = cpus[t % cpus.len()];
             w.pin(cpu)
                 .with_context(|| format!("cannot pin datapath thread rvs-dp{t} to CPU {cpu}"))?;
         }
     }
+    let steer_cpus = if steer_by_cpu { pins } else { None };
     let n_bridges = config.bridges.len();
     tracing::info!(threads = workers.len(), "datapath threads started");
     let (of_tx, mut of_rx) = tokio::sync::mpsc::channel::<OfInput>(OF_QUEUE);
-    let state = tokio::task::spawn_blocking(move || State::new(config, db, workers, of_tx)).await?;
+    let state =
+        tokio::task::spawn_blocking(move || State::new(config, db, workers, of_tx, steer_cpus))
+            .await?;
     let state = Arc::new(Mutex::new(Some(state)));
     let (listener, sock_path) = bind_socket(&run_dir)?;
     tracing::info!(socket = %sock_path.display(), bridges = n_bridges, "rvsd ready");
@@ -170,6 +175,39 @@ pub async fn serve(
     drop(lock);
     tracing::info!("rvsd stopped");
     Ok(())
+}
+
+/// How many datapath threads to run and the CPUs to pin them to (thread t on the t-th,
+/// cycling). CPU steering pins one thread per CPU: of `dp_cpus`, else of every CPU the
+/// process may use; more threads than CPUs is refused.
+fn thread_placement(
+    dp_threads: Option<usize>,
+    dp_cpus: Option<Vec<usize>>,
+    steer_by_cpu: bool,
+) -> Result<(usize, Option<Vec<usize>>)> {
+    let dp_cpus = dp_cpus.filter(|c| !c.is_empty());
+    if !steer_by_cpu {
+        let threads = dp_threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(64)));
+        return Ok((threads, dp_cpus));
+    }
+    let cpus = match dp_cpus {
+        Some(c) => c,
+        None => rvs_datapath::worker::allowed_cpus()
+            .context("cannot read the CPUs rvsd may use")?
+            .into_iter()
+            .take(64)
+            .collect(),
+    };
+    let threads = dp_threads.unwrap_or(cpus.len()).max(1);
+    if threads > cpus.len() {
+        anyhow::bail!(
+            "--rx-steering cpu runs at most one datapath thread per CPU: {threads} threads, {} CPUs ({})",
+            cpus.len(),
+            cpus.iter().map(usize::to_string).collect::<Vec<_>>().join(",")
+        );
+    }
+    Ok((threads, Some(cpus[..threads].to_vec())))
 }
 
 fn lock_state(st: &Mutex<Option<State>>) -> std::sync::MutexGuard<'_, Option<State>> {
@@ -254,5 +292,24 @@ fn handle_line(line: &[u8], state: &Mutex<Option<State>>) -> Reply {
     match st.handle(env.request) {
         Ok(r) => Reply::Ok(r),
         Err(e) => Reply::Error(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thread_placement;
+
+    #[test]
+    fn cpu_steering_pins_one_thread_per_cpu() {
+        let placed = |t, c: Option<Vec<usize>>, s| thread_placement(t, c, s).expect("placed");
+        assert_eq!(placed(None, Some(vec![3, 1]), true), (2, Some(vec![3, 1])));
+        assert_eq!(placed(Some(1), Some(vec![3, 1]), true), (1, Some(vec![3])));
+        let (n, pins) = placed(None, None, true);
+        assert_eq!(pins.map(|p| p.len()), Some(n), "every CPU rvsd may use");
+        // Flow steering: threads and pins as given (pins cycle).
+        assert_eq!(placed(Some(3), Some(vec![0]), false), (3, Some(vec![0])));
+        assert_eq!(placed(Some(2), None, false), (2, None));
+        let e = thread_placement(Some(3), Some(vec![3, 1]), true).expect_err("too many");
+        assert!(e.to_string().contains("3 threads, 2 CPUs (3,1)"), "{e}");
     }
 }

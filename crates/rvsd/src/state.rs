@@ -77,6 +77,9 @@ pub struct State {
     of: HashMap<String, of::OfBridge>,
     /// Where controller events and packet-ins go (the server loop).
     of_tx: tokio::sync::mpsc::Sender<OfInput>,
+    /// With `--rx-steering cpu`: the CPU each thread is pinned to (thread t on `[t]`);
+    /// system ports then receive on every thread, steered by CPU.
+    steer_cpus: Option<Vec<usize>>,
 }
 
 fn worker_gone() -> ApiError {
@@ -163,18 +166,29 @@ struct Opened {
     detail: Option<String>,
 }
 
+/// `steer_cpus`: the CPU of each datapath thread, when system ports receive on every
+/// thread steered by CPU (`--rx-steering cpu`); `queues` is then not used for them.
 fn open_port(
     name: &str,
     kind: PortKind,
     netns_hint: Option<&str>,
     queues: u16,
+    steer_cpus: Option<&[usize]>,
 ) -> Result<Opened, ApiError> {
     match kind {
         PortKind::System => match AfPacketPort::open(name) {
             Ok(mut p) => {
                 // Receive queues: sockets of one fanout group, one per thread (at attach).
-                p.set_queues(usize::from(queues));
-                let detail = (queues > 1 && !p.has_rx_ring()).then(|| format!("system, {queues} queues"));
+                let detail = match steer_cpus.filter(|c| c.len() > 1) {
+                    Some(cpus) => {
+                        p.steer_by_cpu(cpus.to_vec());
+                        (!p.has_rx_ring()).then(|| format!("system, {} queues by CPU", cpus.len()))
+                    }
+                    None => {
+                        p.set_queues(usize::from(queues));
+                        (queues > 1 && !p.has_rx_ring()).then(|| format!("system, {queues} queues"))
+                    }
+                };
                 Ok(Opened { io: Box::new(p), netns: None, created: false, detail })
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ApiError::new(
@@ -233,6 +247,7 @@ impl State {
         db: PathBuf,
         workers: Vec<WorkerHandle>,
         of_tx: tokio::sync::mpsc::Sender<OfInput>,
+        steer_cpus: Option<Vec<usize>>,
     ) -> State {
         for (t, worker) in workers.iter().enumerate() {
             let sink_tx = of_tx.clone();
@@ -272,6 +287,7 @@ impl State {
             ports: HashMap::new(),
             of: HashMap::new(),
             of_tx,
+            steer_cpus,
         };
         let bridges: Vec<(String, BridgeConfig)> = st
             .config
@@ -321,10 +337,30 @@ impl State {
         &self.workers[0]
     }
 
+    /// Opens a port with the queues it gets here ([`State::effective_queues`]).
+    fn open(
+        &self,
+        name: &str,
+        kind: PortKind,
+        netns_hint: Option<&str>,
+        queues: u16,
+    ) -> Result<Opened, ApiError> {
+        open_port(
+            name,
+            kind,
+            netns_hint,
+            self.effective_queues(kind, queues),
+            self.steer_cpus.as_deref(),
+        )
+    }
+
     /// Queues a port gets: a system port's are sockets served by different threads, so at
-    /// most one per thread; a tap's are the device's (several may share a thread).
+    /// most one per thread (one per thread with CPU steering); a tap's are the device's
+    /// (several may share a thread).
     fn effective_queues(&self, kind: PortKind, queues: u16) -> u16 {
+        let threads = u16::try_from(self.workers.len()).unwrap_or(u16::MAX);
         match kind {
+            PortKind::System if self.steer_cpus.is_some() => threads,
             PortKind::System => queues
                 .min(u16::try_from(self.workers.len()).unwrap_or(u16::MAX))
                 .max(1),
@@ -368,12 +404,7 @@ impl State {
         if pc.kind == PortKind::Patch {
             return self.attach_patch(bridge, name, pc);
         }
-        match open_port(
-            name,
-            pc.kind,
-            pc.netns.as_deref(),
-            self.effective_queues(pc.kind, pc.queues),
-        ) {
+        match self.open(name, pc.kind, pc.netns.as_deref(), pc.queues) {
             Ok(opened) => {
                 let netns = opened.netns.clone();
                 let detail = opened.detail.clone();
@@ -560,9 +591,15 @@ impl State {
             )
         };
         let extra = io.split_rx(self.workers.len());
-        let rx_threads: Vec<usize> = order.iter().copied().take(1 + extra.len()).collect();
+        // A port split over every thread takes them in order: queue q on thread q, which
+        // CPU steering relies on (thread q is pinned to the CPU the program maps to q).
+        let rx_threads: Vec<usize> = if 1 + extra.len() == self.workers.len() {
+            (0..self.workers.len()).collect()
+        } else {
+            order.iter().copied().take(1 + extra.len()).collect()
+        };
         let mut placed: Vec<(usize, Box<dyn Port>)> = Vec::with_capacity(self.workers.len());
-        for &t in order.iter().skip(rx_threads.len()) {
+        for &t in order.iter().filter(|t| !rx_threads.contains(t)) {
             placed.push((t, io.tx_handle().map_err(|e| system("transmit handle", e))?));
         }
         let primary = rx_threads.first().copied().unwrap_or(0);
@@ -914,7 +951,7 @@ impl State {
         if kind == PortKind::Patch {
             return self.add_patch_port(bridge, name, vlan, peer, ofport);
         }
-        let opened = open_port(&name, kind, None, self.effective_queues(kind, queues))?;
+        let opened = self.open(&name, kind, None, queues)?;
         let netns = opened.netns.clone();
         let detail = opened.detail.clone();
         let mut next = self.config.clone();

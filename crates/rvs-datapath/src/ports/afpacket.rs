@@ -35,6 +35,7 @@
 //!   `kernel_rx_queue`; with the ring they are frames that found every block full.
 
 use super::ring::{self, RxRing};
+use super::steer;
 use super::sys::{self, cvt, PacketMreq, TpacketAuxdata};
 use crate::offload::OffloadCaps;
 use crate::packet::{RxBatch, TxFrame, BATCH_SIZE};
@@ -117,6 +118,19 @@ pub struct AfPacketPort {
     queues: usize,
     /// This socket's number in its fanout group (0 without one).
     queue_id: usize,
+    /// How the fanout group shares frames between the queues.
+    steering: Steering,
+}
+
+/// How a system port with several receive queues shares its frames between them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Steering {
+    /// By flow hash (`PACKET_FANOUT_HASH`): a flow always takes the same queue.
+    #[default]
+    Flow,
+    /// By the CPU that produced the frame, sticky per burst ([`crate::ports::steer`]):
+    /// queue q's thread is pinned to `cpus[q]`.
+    Cpu(Vec<usize>),
 }
 
 #[repr(C, align(8))]
@@ -148,7 +162,12 @@ impl AfPacketPort {
         Self::open_impl(name, opts, None)
     }
 
-    fn open_impl(name: &str, opts: AfPacketOptions, fanout: Option<u32>) -> io::Result<Self> {
+    /// `fanout`: the group id and fanout type (with flags) of a group to join.
+    fn open_impl(
+        name: &str,
+        opts: AfPacketOptions,
+        fanout: Option<(u32, u32)>,
+    ) -> io::Result<Self> {
         let offloads = opts.offloads;
         let ifindex = sys::if_index(name).map_err(|e| {
             if e.raw_os_error() == Some(libc::ENODEV) {
@@ -195,8 +214,8 @@ impl AfPacketPort {
             attach_drop_all(s)?;
         }
         bind_to(s, ifindex, sys::ETH_P_ALL)?;
-        if let Some(group) = fanout {
-            let arg = group | ((sys::PACKET_FANOUT_HASH | sys::PACKET_FANOUT_FLAG_DEFRAG) << 16);
+        if let Some((group, kind)) = fanout {
+            let arg = group | (kind << 16);
             sys::setsockopt(s, sys::SOL_PACKET, sys::PACKET_FANOUT, &arg)?;
             // The option's value is ignored.
             sys::setsockopt(
@@ -223,6 +242,7 @@ impl AfPacketPort {
             tx_only: false,
             queues: 1,
             queue_id: 0,
+            steering: Steering::Flow,
         })
     }
 
@@ -234,18 +254,33 @@ impl AfPacketPort {
         self.queues = n.max(1);
     }
 
+    /// Receive through one socket per CPU of `cpus`, each served by the thread pinned to
+    /// that CPU (queue q on `cpus[q]`): frames go to the queue of the CPU that produced
+    /// them, sticky per burst ([`crate::ports::steer`]). Falls back to `PACKET_FANOUT_CPU`
+    /// (queue = CPU modulo the queues) when the kernel refuses the program.
+    pub fn steer_by_cpu(&mut self, cpus: Vec<usize>) {
+        self.queues = cpus.len().max(1);
+        self.steering = Steering::Cpu(cpus);
+    }
+
+    /// How the port's queues share frames.
+    pub fn steering(&self) -> &Steering {
+        &self.steering
+    }
+
     /// One more socket of the fanout group `group` on this port's interface. It is bound
     /// with a filter that drops everything until it has joined the group, so no frame
     /// reaches it (and is forwarded twice) before the group shares the interface's frames.
-    fn open_fanout_part(&self, group: u32, queue_id: usize) -> io::Result<AfPacketPort> {
+    fn open_fanout_part(&self, group: u32, kind: u32, queue_id: usize) -> io::Result<AfPacketPort> {
         let opts = AfPacketOptions {
             offloads: self.vnet_hdr,
             rx_ring: false,
             ..AfPacketOptions::from_env()
         };
-        let mut part = Self::open_impl(&self.name, opts, Some(group))?;
+        let mut part = Self::open_impl(&self.name, opts, Some((group, kind)))?;
         part.queues = self.queues;
         part.queue_id = queue_id;
+        part.steering = self.steering.clone();
         Ok(part)
     }
 
@@ -270,6 +305,7 @@ impl AfPacketPort {
             tx_only: true,
             queues: 1,
             queue_id: 0,
+            steering: Steering::Flow,
         })
     }
 
@@ -568,10 +604,23 @@ impl Port for AfPacketPort {
             return Vec::new();
         }
         let s = self.fd.as_raw_fd();
-        let arg: u32 = (sys::PACKET_FANOUT_HASH
-            | sys::PACKET_FANOUT_FLAG_DEFRAG
-            | sys::PACKET_FANOUT_FLAG_UNIQUEID)
-            << 16;
+        // CPU steering: load the program first, so a refusal still leaves a CPU fanout.
+        let program = match &self.steering {
+            Steering::Flow => None,
+            Steering::Cpu(cpus) => match steer::load(cpus) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    tracing::warn!(port = %self.name, error = %e, "receive queues by plain CPU number instead");
+                    None
+                }
+            },
+        };
+        let kind = match (&self.steering, &program) {
+            (Steering::Flow, _) => sys::PACKET_FANOUT_HASH,
+            (Steering::Cpu(_), Some(_)) => sys::PACKET_FANOUT_EBPF,
+            (Steering::Cpu(_), None) => sys::PACKET_FANOUT_CPU,
+        } | sys::PACKET_FANOUT_FLAG_DEFRAG;
+        let arg: u32 = (kind | sys::PACKET_FANOUT_FLAG_UNIQUEID) << 16;
         let group = match sys::setsockopt(s, sys::SOL_PACKET, sys::PACKET_FANOUT, &arg)
             .and_then(|()| sys::getsockopt_u32(s, sys::SOL_PACKET, sys::PACKET_FANOUT))
         {
@@ -581,9 +630,16 @@ impl Port for AfPacketPort {
                 return Vec::new();
             }
         };
+        if let Some(p) = &program {
+            // The group keeps its own reference to the program.
+            let fd = p.as_raw_fd();
+            if let Err(e) = sys::setsockopt(s, sys::SOL_PACKET, sys::PACKET_FANOUT_DATA, &fd) {
+                tracing::warn!(port = %self.name, error = %e, "cannot attach the steering program: every frame takes the first queue");
+            }
+        }
         let mut out: Vec<Box<dyn Port>> = Vec::with_capacity(want - 1);
         for q in 1..want {
-            match self.open_fanout_part(group, q) {
+            match self.open_fanout_part(group, kind, q) {
                 Ok(p) => out.push(Box::new(p)),
                 Err(e) => {
                     tracing::warn!(port = %self.name, error = %e, queues = q, "cannot open more receive queues");
@@ -607,6 +663,7 @@ impl Port for AfPacketPort {
             tx_only: true,
             queues: 1,
             queue_id: 0,
+            steering: Steering::Flow,
         }))
     }
 

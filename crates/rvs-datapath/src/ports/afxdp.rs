@@ -44,7 +44,7 @@
 //! handing frames over, and a namespace behind the veth needs `ethtool -K IF tx off` for
 //! TCP (frames with a partial checksum lose that metadata on the way through XDP).
 
-mod bpf;
+use super::bpf;
 mod link;
 mod ring;
 mod xsk;

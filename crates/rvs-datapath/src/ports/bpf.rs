@@ -1,6 +1,8 @@
-//! The XDP program, hand-assembled, and the `bpf(2)` calls that load it.
+//! eBPF programs, hand-assembled, and the `bpf(2)` calls that load them (no clang, no
+//! libbpf). Two programs live here: the AF_XDP redirect program below, and the fanout
+//! steering program of [`crate::ports::steer`].
 //!
-//! The program is five instructions (six slots, `ld_imm64` takes two):
+//! The XDP program is five instructions (six slots, `ld_imm64` takes two):
 //!
 //! ```text
 //! r2 = *(u32 *)(r1 + 16)        ; ctx->rx_queue_index
@@ -33,10 +35,15 @@ const BPF_PROG_GET_FD_BY_ID: libc::c_long = 13;
 const BPF_MAP_GET_FD_BY_ID: libc::c_long = 14;
 const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
 
+pub const BPF_MAP_TYPE_ARRAY: u32 = 2;
 pub const BPF_MAP_TYPE_XSKMAP: u32 = 17;
+pub const BPF_PROG_TYPE_SOCKET_FILTER: u32 = 1;
 pub const BPF_PROG_TYPE_XDP: u32 = 6;
 const BPF_PSEUDO_MAP_FD: u8 = 1;
-/// Helper id of `bpf_redirect_map`.
+// Helper ids.
+pub const BPF_FUNC_MAP_LOOKUP_ELEM: i32 = 1;
+pub const BPF_FUNC_KTIME_GET_NS: i32 = 5;
+pub const BPF_FUNC_GET_SMP_PROCESSOR_ID: i32 = 8;
 pub const BPF_FUNC_REDIRECT_MAP: i32 = 51;
 pub const XDP_PASS: i32 = 2;
 /// Offset of `rx_queue_index` in `struct xdp_md`.
@@ -45,14 +52,23 @@ const XDP_MD_RX_QUEUE_INDEX: i16 = 16;
 // Opcode parts (linux/bpf_common.h, linux/bpf.h).
 const BPF_LD: u8 = 0x00;
 const BPF_LDX: u8 = 0x01;
+const BPF_STX: u8 = 0x03;
 const BPF_JMP: u8 = 0x05;
 const BPF_ALU64: u8 = 0x07;
-const BPF_W: u8 = 0x00;
-const BPF_DW: u8 = 0x18;
+pub const BPF_W: u8 = 0x00;
+pub const BPF_DW: u8 = 0x18;
 const BPF_IMM: u8 = 0x00;
 const BPF_MEM: u8 = 0x60;
+pub const BPF_ADD: u8 = 0x00;
+pub const BPF_SUB: u8 = 0x10;
+pub const BPF_AND: u8 = 0x50;
 const BPF_MOV: u8 = 0xb0;
 const BPF_K: u8 = 0x00;
+const BPF_X: u8 = 0x08;
+const BPF_JA: u8 = 0x00;
+pub const BPF_JGT: u8 = 0x20;
+pub const BPF_JNE: u8 = 0x50;
+pub const BPF_JEQ: u8 = 0x10;
 const BPF_CALL: u8 = 0x80;
 const BPF_EXIT: u8 = 0x90;
 
@@ -79,8 +95,13 @@ impl Insn {
     }
 
     fn ldx_w(dst: u8, src: u8, off: i16) -> Insn {
+        Insn::ldx(BPF_W, dst, src, off)
+    }
+
+    /// `dst = *(size *)(src + off)`, size [`BPF_W`] or [`BPF_DW`].
+    pub fn ldx(size: u8, dst: u8, src: u8, off: i16) -> Insn {
         Insn {
-            code: BPF_LDX | BPF_MEM | BPF_W,
+            code: BPF_LDX | BPF_MEM | size,
             dst,
             src,
             off,
@@ -88,8 +109,75 @@ impl Insn {
         }
     }
 
+    /// `*(size *)(dst + off) = src`.
+    pub fn stx(size: u8, dst: u8, src: u8, off: i16) -> Insn {
+        Insn {
+            code: BPF_STX | BPF_MEM | size,
+            dst,
+            src,
+            off,
+            imm: 0,
+        }
+    }
+
+    /// `dst = src`.
+    pub fn mov64_reg(dst: u8, src: u8) -> Insn {
+        Insn {
+            code: BPF_ALU64 | BPF_MOV | BPF_X,
+            dst,
+            src,
+            off: 0,
+            imm: 0,
+        }
+    }
+
+    /// `dst op= imm` for `op` in [`BPF_ADD`], [`BPF_SUB`], [`BPF_AND`].
+    pub fn alu64_imm(op: u8, dst: u8, imm: i32) -> Insn {
+        Insn {
+            code: BPF_ALU64 | op | BPF_K,
+            dst,
+            src: 0,
+            off: 0,
+            imm,
+        }
+    }
+
+    /// `dst op= src`.
+    pub fn alu64_reg(op: u8, dst: u8, src: u8) -> Insn {
+        Insn {
+            code: BPF_ALU64 | op | BPF_X,
+            dst,
+            src,
+            off: 0,
+            imm: 0,
+        }
+    }
+
+    /// `if dst op imm goto +off` (unsigned comparisons), `op` in [`BPF_JEQ`], [`BPF_JNE`],
+    /// [`BPF_JGT`].
+    pub fn jmp_imm(op: u8, dst: u8, imm: i32, off: i16) -> Insn {
+        Insn {
+            code: BPF_JMP | op | BPF_K,
+            dst,
+            src: 0,
+            off,
+            imm,
+        }
+    }
+
+    /// `goto +off`.
+    pub fn ja(off: i16) -> Insn {
+        Insn {
+            code: BPF_JMP | BPF_JA,
+            dst: 0,
+            src: 0,
+            off,
+            imm: 0,
+        }
+    }
+
     /// `dst = map` (two slots): the loader replaces the fd with the map's address.
-    fn ld_map_fd(dst: u8, map_fd: RawFd) -> [Insn; 2] {
+    pub fn ld_map_fd(dst: u8, map_fd: RawFd) -> [Insn; 2] {
         [
             Insn {
                 code: BPF_LD | BPF_DW | BPF_IMM,
@@ -108,7 +196,7 @@ impl Insn {
         ]
     }
 
-    fn mov64_imm(dst: u8, imm: i32) -> Insn {
+    pub fn mov64_imm(dst: u8, imm: i32) -> Insn {
         Insn {
             code: BPF_ALU64 | BPF_MOV | BPF_K,
             dst,
@@ -118,7 +206,7 @@ impl Insn {
         }
     }
 
-    fn call(helper: i32) -> Insn {
+    pub fn call(helper: i32) -> Insn {
         Insn {
             code: BPF_JMP | BPF_CALL,
             dst: 0,
@@ -128,7 +216,7 @@ impl Insn {
         }
     }
 
-    fn exit() -> Insn {
+    pub fn exit() -> Insn {
         Insn {
             code: BPF_JMP | BPF_EXIT,
             dst: 0,
@@ -254,15 +342,38 @@ pub fn map_clear(map: &OwnedFd, queue: u32) {
 
 /// Loads the redirect program for `map`. On refusal the verifier's log is in the error.
 pub fn load_program(map: &OwnedFd) -> io::Result<OwnedFd> {
-    let image = encode_program(&redirect_program(map.as_raw_fd()));
+    load(
+        BPF_PROG_TYPE_XDP,
+        &redirect_program(map.as_raw_fd()),
+        PROG_NAME,
+    )
+    .map_err(|e| with_permission_hint("the kernel refused the XDP program", e))
+}
+
+/// Creates an array map of `entries` values of `value_size` bytes (keys are u32 indexes),
+/// all zero.
+pub fn create_array_map(name: &str, value_size: u32, entries: u32) -> io::Result<OwnedFd> {
+    Attr::new()
+        .u32(0, BPF_MAP_TYPE_ARRAY)
+        .u32(4, 4)
+        .u32(8, value_size)
+        .u32(12, entries.max(1))
+        .name(28, name)
+        .sys_fd(BPF_MAP_CREATE)
+}
+
+/// Loads `insns` as a program of type `prog_type`. When the kernel refuses it, the load is
+/// tried once more with a log, and the verifier's words are put in the error.
+pub fn load(prog_type: u32, insns: &[Insn], name: &str) -> io::Result<OwnedFd> {
+    let image = encode_program(insns);
     let license = c"Apache-2.0";
     let load = |log: Option<&mut Vec<u8>>| {
         let mut a = Attr::new();
-        a.u32(0, BPF_PROG_TYPE_XDP)
+        a.u32(0, prog_type)
             .u32(4, (image.len() / 8) as u32)
             .u64(8, image.as_ptr() as u64)
             .u64(16, license.as_ptr() as u64)
-            .name(48, PROG_NAME);
+            .name(48, name);
         if let Some(buf) = log {
             a.u32(24, 1)
                 .u32(28, buf.len() as u32)
@@ -283,13 +394,10 @@ pub fn load_program(map: &OwnedFd) -> io::Result<OwnedFd> {
                     .to_string();
             match again {
                 Ok(fd) => Ok(fd),
-                Err(_) if text.is_empty() => Err(with_permission_hint(
-                    "the kernel refused the XDP program",
-                    first,
-                )),
-                Err(_) => Err(with_permission_hint(
-                    "the kernel refused the XDP program",
-                    io::Error::new(first.kind(), format!("{first}; verifier log:\n{text}")),
+                Err(_) if text.is_empty() => Err(first),
+                Err(_) => Err(io::Error::new(
+                    first.kind(),
+                    format!("{first}; verifier log:\n{text}"),
                 )),
             }
         }
