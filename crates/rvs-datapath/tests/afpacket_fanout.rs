@@ -137,11 +137,24 @@ fn pin_self(cpu: usize) {
     }
 }
 
-/// CPU steering: the kernel accepts the steering program, and each burst (sent after a
-/// pause longer than the idle gap) arrives whole, in order, on the queue whose thread is
-/// pinned to the CPU that sent it, whichever CPU that is.
+/// Sends frames `tags` of one flow from a thread pinned to `cpu`.
+fn send_from(sock: &rvs_lab::RawSocket, cpu: usize, tags: std::ops::Range<u32>) {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            pin_self(cpu);
+            for n in tags {
+                sock.send(&udp(4000, n)).expect("send");
+            }
+        });
+    });
+}
+
+/// CPU steering, in the kernel: the program is accepted; a flow goes to the queue whose
+/// thread is pinned to the CPU that sent it, whole and in order; and it does not move to
+/// another CPU's queue while its old queue still holds frames it has not read, however
+/// long ago they came.
 #[test]
-fn cpu_steering_puts_each_burst_on_the_queue_of_the_sending_cpu() {
+fn cpu_steering_follows_the_sending_cpu_once_the_old_queue_is_read() {
     require_root();
     let cpus = rvs_datapath::worker::allowed_cpus().expect("affinity");
     assert!(
@@ -151,7 +164,7 @@ fn cpu_steering_puts_each_burst_on_the_queue_of_the_sending_cpu() {
     // Queue 0's thread would sit on the second CPU and queue 1's on the first, so a
     // plain "CPU number modulo queues" fanout would get every burst wrong.
     let (a, b) = (cpus[1], cpus[0]);
-    rvs_datapath::ports::steer::load(&[a, b]).expect("the kernel takes the program");
+    rvs_datapath::ports::steer::SteerMap::load(&[a, b]).expect("the kernel takes the program");
     let host = VethHost::new("fo-", None);
     let mut port = AfPacketPort::open(host.port()).expect("open");
     port.steer_by_cpu(vec![a, b]);
@@ -159,37 +172,51 @@ fn cpu_steering_puts_each_burst_on_the_queue_of_the_sending_cpu() {
     assert_eq!(parts.len(), 1, "one more socket");
     let mut other = parts.remove(0);
     let sock = host.sock();
+    let tags = |got: Vec<(u16, u32)>| got.into_iter().map(|(_, n)| n).collect::<Vec<_>>();
     const BURST: u32 = 30;
-    for (round, cpu) in [a, b, b, a, b].into_iter().enumerate() {
-        // Longer than the idle gap: the flow may move.
-        std::thread::sleep(Duration::from_millis(5));
-        let first = round as u32 * BURST;
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                pin_self(cpu);
-                for n in first..first + BURST {
-                    sock.send(&udp(4000, n)).expect("send");
-                }
-            });
-        });
+    // Bursts far apart, each read before the next: each on its sender's queue.
+    let mut next = 0;
+    for (round, cpu) in [a, b, b, a].into_iter().enumerate() {
+        std::thread::sleep(Duration::from_millis(2));
+        send_from(&sock, cpu, next..next + BURST);
         let (mine, theirs): (&mut dyn Port, &mut dyn Port) = if cpu == a {
             (&mut port, other.as_mut())
         } else {
             (other.as_mut(), &mut port)
         };
-        let got: Vec<u32> = drain(mine, Duration::from_millis(150))
-            .into_iter()
-            .map(|(_, n)| n)
-            .collect();
-        let stray = drain(theirs, Duration::from_millis(20));
         assert_eq!(
-            got,
-            (first..first + BURST).collect::<Vec<_>>(),
+            tags(drain(mine, Duration::from_millis(150))),
+            (next..next + BURST).collect::<Vec<_>>(),
             "round {round}: the burst from CPU {cpu}, whole and in order, on its queue"
         );
+        let stray = drain(theirs, Duration::from_millis(20));
         assert!(
             stray.is_empty(),
             "round {round}: on the other queue: {stray:?}"
         );
+        next += BURST;
     }
+    // The flow is on queue 0 (CPU a). Frames wait there unread; a burst from CPU b,
+    // 20 ms later, follows them instead of overtaking them.
+    send_from(&sock, a, next..next + BURST);
+    std::thread::sleep(Duration::from_millis(20));
+    send_from(&sock, b, next + BURST..next + 2 * BURST);
+    assert!(
+        drain(other.as_mut(), Duration::from_millis(50)).is_empty(),
+        "nothing overtook the unread frames"
+    );
+    assert_eq!(
+        tags(drain(&mut port, Duration::from_millis(150))),
+        (next..next + 2 * BURST).collect::<Vec<_>>(),
+        "both bursts, in order, on the old queue"
+    );
+    // Now read: the next burst from CPU b moves to b's queue.
+    next += 2 * BURST;
+    std::thread::sleep(Duration::from_millis(2));
+    send_from(&sock, b, next..next + BURST);
+    assert_eq!(
+        tags(drain(other.as_mut(), Duration::from_millis(150))),
+        (next..next + BURST).collect::<Vec<_>>(),
+        "after the old queue was read, the flow moved to CPU {b}'s queue"
+    );
 }

@@ -49,8 +49,8 @@ struct Args {
     /// `cpu`: each thread is pinned to its own CPU (of --dp-cpus, else every CPU rvsd may
     /// use; at most one thread per CPU) and every system port receives on all threads: a
     /// burst of frames is switched on the CPU that sent it, without waking another CPU
-    /// (lower latency without busy polling), and a flow moves only after a 0.5 ms pause,
-    /// so it is never reordered.
+    /// (lower latency without busy polling); a flow moves to another thread only once its
+    /// old thread has read every frame it left there, so its frames stay in order.
     #[arg(long, value_enum, default_value_t = RxSteeringArg::Flow)]
     rx_steering: RxSteeringArg,
 }

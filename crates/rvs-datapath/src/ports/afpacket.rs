@@ -120,6 +120,8 @@ pub struct AfPacketPort {
     queue_id: usize,
     /// How the fanout group shares frames between the queues.
     steering: Steering,
+    /// With CPU steering: the program's map, where this queue says how far it has read.
+    steer_map: Option<Arc<steer::SteerMap>>,
 }
 
 /// How a system port with several receive queues shares its frames between them.
@@ -128,8 +130,8 @@ pub enum Steering {
     /// By flow hash (`PACKET_FANOUT_HASH`): a flow always takes the same queue.
     #[default]
     Flow,
-    /// By the CPU that produced the frame, sticky per burst ([`crate::ports::steer`]):
-    /// queue q's thread is pinned to `cpus[q]`.
+    /// By the CPU that produced the frame, a flow moving only once its old queue is read
+    /// ([`crate::ports::steer`]): queue q's thread is pinned to `cpus[q]`.
     Cpu(Vec<usize>),
 }
 
@@ -243,6 +245,7 @@ impl AfPacketPort {
             queues: 1,
             queue_id: 0,
             steering: Steering::Flow,
+            steer_map: None,
         })
     }
 
@@ -256,8 +259,9 @@ impl AfPacketPort {
 
     /// Receive through one socket per CPU of `cpus`, each served by the thread pinned to
     /// that CPU (queue q on `cpus[q]`): frames go to the queue of the CPU that produced
-    /// them, sticky per burst ([`crate::ports::steer`]). Falls back to `PACKET_FANOUT_CPU`
-    /// (queue = CPU modulo the queues) when the kernel refuses the program.
+    /// them, a flow moving only once its old queue is read ([`crate::ports::steer`]).
+    /// Falls back to `PACKET_FANOUT_CPU` (queue = CPU modulo the queues) when the kernel
+    /// refuses the program.
     pub fn steer_by_cpu(&mut self, cpus: Vec<usize>) {
         self.queues = cpus.len().max(1);
         self.steering = Steering::Cpu(cpus);
@@ -281,6 +285,7 @@ impl AfPacketPort {
         part.queues = self.queues;
         part.queue_id = queue_id;
         part.steering = self.steering.clone();
+        part.steer_map = self.steer_map.clone();
         Ok(part)
     }
 
@@ -306,6 +311,7 @@ impl AfPacketPort {
             queues: 1,
             queue_id: 0,
             steering: Steering::Flow,
+            steer_map: None,
         })
     }
 
@@ -472,6 +478,9 @@ impl Port for AfPacketPort {
             h.msg_control = ctrl[i].0.as_mut_ptr().cast();
             h.msg_controllen = CTRL_LEN;
         }
+        // CPU steering: what was steered here before this read; all of it is read once a
+        // read leaves the socket empty.
+        let steered = self.steer_map.as_ref().map(|m| m.steered(self.queue_id));
         // SAFETY: `want` headers are initialised and point into live buffers. MSG_TRUNC makes
         // msg_len the frame's full length (plus the virtio-net header) even when it did not fit.
         let r = unsafe {
@@ -483,8 +492,16 @@ impl Port for AfPacketPort {
                 std::ptr::null_mut(),
             )
         };
-        if r < 0 {
-            return self.recv_error(io::Error::last_os_error());
+        let err = (r < 0).then(io::Error::last_os_error);
+        let emptied = match &err {
+            Some(e) => e.raw_os_error() == Some(libc::EAGAIN),
+            None => usize::try_from(r).unwrap_or(0) < want,
+        };
+        if let (true, Some(n), Some(m)) = (emptied, steered, &self.steer_map) {
+            m.read_up_to(self.queue_id, n);
+        }
+        if let Some(e) = err {
+            return self.recv_error(e);
         }
         let got = usize::try_from(r).unwrap_or(0).min(want);
         let mut kept = 0;
@@ -607,8 +624,11 @@ impl Port for AfPacketPort {
         // CPU steering: load the program first, so a refusal still leaves a CPU fanout.
         let program = match &self.steering {
             Steering::Flow => None,
-            Steering::Cpu(cpus) => match steer::load(cpus) {
-                Ok(p) => Some(p),
+            Steering::Cpu(cpus) => match steer::SteerMap::load(cpus) {
+                Ok((map, prog)) => {
+                    self.steer_map = Some(Arc::new(map));
+                    Some(prog)
+                }
                 Err(e) => {
                     tracing::warn!(port = %self.name, error = %e, "receive queues by plain CPU number instead");
                     None
@@ -664,6 +684,7 @@ impl Port for AfPacketPort {
             queues: 1,
             queue_id: 0,
             steering: Steering::Flow,
+            steer_map: None,
         }))
     }
 

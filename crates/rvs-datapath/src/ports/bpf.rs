@@ -62,6 +62,7 @@ const BPF_MEM: u8 = 0x60;
 pub const BPF_ADD: u8 = 0x00;
 pub const BPF_SUB: u8 = 0x10;
 pub const BPF_AND: u8 = 0x50;
+pub const BPF_MOD: u8 = 0x90;
 const BPF_MOV: u8 = 0xb0;
 const BPF_K: u8 = 0x00;
 const BPF_X: u8 = 0x08;
@@ -69,6 +70,12 @@ const BPF_JA: u8 = 0x00;
 pub const BPF_JGT: u8 = 0x20;
 pub const BPF_JNE: u8 = 0x50;
 pub const BPF_JEQ: u8 = 0x10;
+pub const BPF_JGE: u8 = 0x30;
+const BPF_ATOMIC: u8 = 0xc0;
+/// With `BPF_ATOMIC`: the old value comes back in the source register.
+const BPF_FETCH: i32 = 0x01;
+/// `map_flags` bit: the array map can be mapped into memory.
+const BPF_F_MMAPABLE: u32 = 1 << 10;
 const BPF_CALL: u8 = 0x80;
 const BPF_EXIT: u8 = 0x90;
 
@@ -162,6 +169,28 @@ impl Insn {
             src: 0,
             off,
             imm,
+        }
+    }
+
+    /// `if dst op src goto +off` (unsigned comparisons).
+    pub fn jmp_reg(op: u8, dst: u8, src: u8, off: i16) -> Insn {
+        Insn {
+            code: BPF_JMP | op | BPF_X,
+            dst,
+            src,
+            off,
+            imm: 0,
+        }
+    }
+
+    /// `src = fetch_add((size *)(dst + off), src)`: atomic, the old value in `src`.
+    pub fn atomic_fetch_add(size: u8, dst: u8, src: u8, off: i16) -> Insn {
+        Insn {
+            code: BPF_STX | BPF_ATOMIC | size,
+            dst,
+            src,
+            off,
+            imm: i32::from(BPF_ADD) | BPF_FETCH,
         }
     }
 
@@ -351,13 +380,15 @@ pub fn load_program(map: &OwnedFd) -> io::Result<OwnedFd> {
 }
 
 /// Creates an array map of `entries` values of `value_size` bytes (keys are u32 indexes),
-/// all zero.
-pub fn create_array_map(name: &str, value_size: u32, entries: u32) -> io::Result<OwnedFd> {
+/// all zero, that can be mapped into memory (`mmap` of the map's descriptor), where user
+/// space and the programs share them.
+pub fn create_mmapable_array(name: &str, value_size: u32, entries: u32) -> io::Result<OwnedFd> {
     Attr::new()
         .u32(0, BPF_MAP_TYPE_ARRAY)
         .u32(4, 4)
         .u32(8, value_size)
         .u32(12, entries.max(1))
+        .u32(16, BPF_F_MMAPABLE)
         .name(28, name)
         .sys_fd(BPF_MAP_CREATE)
 }
