@@ -639,7 +639,11 @@ impl Port for AfPacketPort {
             (Steering::Flow, _) => sys::PACKET_FANOUT_HASH,
             (Steering::Cpu(_), Some(_)) => sys::PACKET_FANOUT_EBPF,
             (Steering::Cpu(_), None) => sys::PACKET_FANOUT_CPU,
-        } | sys::PACKET_FANOUT_FLAG_DEFRAG;
+        } | sys::PACKET_FANOUT_FLAG_DEFRAG
+            // A group has its own packet hook, which ignores the sockets' own
+            // PACKET_IGNORE_OUTGOING: without this, every frame rvs sends on the port would
+            // come back to one of the sockets (and count in the steering).
+            | sys::PACKET_FANOUT_FLAG_IGNORE_OUTGOING;
         let arg: u32 = (kind | sys::PACKET_FANOUT_FLAG_UNIQUEID) << 16;
         let group = match sys::setsockopt(s, sys::SOL_PACKET, sys::PACKET_FANOUT, &arg)
             .and_then(|()| sys::getsockopt_u32(s, sys::SOL_PACKET, sys::PACKET_FANOUT))

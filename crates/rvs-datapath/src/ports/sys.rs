@@ -28,6 +28,7 @@ pub const PACKET_FANOUT_CPU: u32 = 2;
 pub const PACKET_FANOUT_EBPF: u32 = 7;
 pub const PACKET_FANOUT_DATA: libc::c_int = 22;
 pub const PACKET_FANOUT_FLAG_UNIQUEID: u32 = 0x2000;
+pub const PACKET_FANOUT_FLAG_IGNORE_OUTGOING: u32 = 0x4000;
 pub const PACKET_FANOUT_FLAG_DEFRAG: u32 = 0x8000;
 pub const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
 pub const TP_STATUS_VLAN_TPID_VALID: u32 = 1 << 6;
