@@ -478,9 +478,11 @@ fn rx_steering_cpu_switches_on_the_sending_cpu() {
             (rx[1], rx[0])
         };
         // 20 requests and 20 replies. Under load, one of the 40 was seen on the other
-        // thread now and then (cause not found); per-port placement would split them
-        // 20/20, and a fanout by plain CPU number would put all 40 on the other thread.
-        // The other thread may also see a few frames the namespaces send by themselves.
+        // thread now and then: frames without a kernel flow hash (ICMP and ARP here) share
+        // one steering slot, so an ARP probe the kernel sends from the other CPU, still
+        // unread there, likely holds the next request behind it (in order, by design).
+        // Per-port placement would split them 20/20, and a fanout by plain CPU number
+        // would put all 40 on the other thread. The other thread may also see such probes.
         assert!(
             here >= 36 && there < 10,
             "ping on CPU {cpu}: requests and replies go to the thread on that CPU: {rx:?}"
