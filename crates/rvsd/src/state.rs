@@ -361,9 +361,7 @@ impl State {
         let threads = u16::try_from(self.workers.len()).unwrap_or(u16::MAX);
         match kind {
             PortKind::System if self.steer_cpus.is_some() => threads,
-            PortKind::System => queues
-                .min(u16::try_from(self.workers.len()).unwrap_or(u16::MAX))
-                .max(1),
+            PortKind::System => queues.min(threads).max(1),
             _ => queues,
         }
     }

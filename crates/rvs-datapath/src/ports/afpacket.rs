@@ -267,11 +267,6 @@ impl AfPacketPort {
         self.steering = Steering::Cpu(cpus);
     }
 
-    /// How the port's queues share frames.
-    pub fn steering(&self) -> &Steering {
-        &self.steering
-    }
-
     /// One more socket of the fanout group `group` on this port's interface. It is bound
     /// with a filter that drops everything until it has joined the group, so no frame
     /// reaches it (and is forwarded twice) before the group shares the interface's frames.
