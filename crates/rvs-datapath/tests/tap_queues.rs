@@ -398,3 +398,88 @@ fn one_receive_shares_the_batch_among_ready_queues() {
         );
     }
 }
+
+/// Runs the calling thread on `cpu` only.
+fn pin_self(cpu: usize) {
+    // SAFETY: cpu_set_t is plain old data; CPU_SET stays within it for cpu < CPU_SETSIZE.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        assert_eq!(
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set),
+            0,
+            "pin to CPU {cpu}: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// CPU steering on a 2-queue tap (the device's steering program): what the namespace sends
+/// from a thread pinned to a CPU arrives on the queue whose thread is pinned there (the
+/// mapping is reversed, so neither the kernel's own flow choice nor "CPU number = queue"
+/// passes every round), and a flow does not overtake frames left unread on its old queue.
+#[test]
+fn cpu_steering_picks_the_queue_of_the_sending_cpu() {
+    require_root();
+    require_tool("ip");
+    let cpus = rvs_datapath::worker::allowed_cpus().expect("affinity");
+    assert!(
+        cpus.len() >= 2,
+        "this test needs two CPUs; the process may use {cpus:?}"
+    );
+    let (a, b) = (cpus[1], cpus[0]);
+    let host = TapHost::new(P, Some(&format!("{NS_ADDR}/24")));
+    let (mut port, _) = TapPort::open_or_create(host.port(), None, 2).expect("2-queue tap");
+    host.plug();
+    static_peer(&host);
+    port.steer_by_cpu(&[a, b])
+        .expect("the kernel takes the program");
+    let mut parts = port.split_rx(2);
+    assert_eq!(parts.len(), 1, "two parts");
+    let mut other = parts.remove(0);
+    let sock = host
+        .ns
+        .enter(|| UdpSocket::bind(SocketAddrV4::new(NS_ADDR, 0)).expect("bind in the namespace"));
+    let sport = sock.local_addr().expect("addr").port();
+    let send_from = |cpu: usize, n: usize| {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                pin_self(cpu);
+                for i in 0..n {
+                    sock.send_to(&[i as u8; 32], SocketAddrV4::new(PEER_ADDR, 9))
+                        .expect("send_to");
+                }
+            });
+        });
+    };
+    const N: usize = 20;
+    for (round, cpu) in [a, b, b, a].into_iter().enumerate() {
+        std::thread::sleep(Duration::from_millis(2));
+        send_from(cpu, N);
+        let (mine, theirs): (&mut dyn Port, &mut dyn Port) = if cpu == a {
+            (&mut port, other.as_mut())
+        } else {
+            (other.as_mut(), &mut port)
+        };
+        let got = recv_udp(mine, N, Duration::from_secs(2));
+        assert_eq!(
+            got,
+            vec![sport; N],
+            "round {round}: what CPU {cpu} sent, on its queue"
+        );
+        let stray = recv_udp(theirs, 1, Duration::from_millis(20));
+        assert!(stray.is_empty(), "round {round}: on the other queue");
+    }
+    // The flow is on CPU a's queue. Frames wait there unread; what CPU b sends 20 ms
+    // later follows them.
+    send_from(a, N);
+    std::thread::sleep(Duration::from_millis(20));
+    send_from(b, N);
+    assert!(recv_udp(other.as_mut(), 1, Duration::from_millis(50)).is_empty());
+    assert_eq!(
+        recv_udp(&mut port, 2 * N, Duration::from_secs(2)).len(),
+        2 * N
+    );
+    drop(other);
+    Box::new(port).destroy().expect("unset persist");
+}

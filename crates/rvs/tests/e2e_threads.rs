@@ -420,24 +420,25 @@ fn assert_refused(args: &[&str], dir: &TempDir, code: i32, says: &str) {
     assert!(err.contains(says), "{args:?}: {err}");
 }
 
-/// `--rx-steering cpu`: one thread pinned per CPU, every system port received on both
-/// threads, and a ping pinned to a CPU is switched, both ways, by the thread on that CPU.
-/// More threads than CPUs is refused.
+/// `--rx-steering cpu`: one thread pinned per CPU; a system port and a tap port (which
+/// gets a queue per thread) each received on both threads; a ping pinned to a CPU is
+/// switched, both ways, by the thread on that CPU. More threads than CPUs is refused.
 #[test]
 fn rx_steering_cpu_switches_on_the_sending_cpu() {
     setup();
     rvs_lab::require_tool("taskset");
     let rvsd = start_with(&["--rx-steering", "cpu", "--dp-cpus", "1,0"]);
     let h1 = VethHost::new("et", Some("10.81.0.41/24"));
-    let h2 = VethHost::new("et", Some("10.81.0.42/24"));
+    let h2 = rvs_lab::hosts::TapHost::new("et", Some("10.81.0.42/24"));
     let br = unique_name("ets");
     rvs_ok(&rvsd, &["add-br", &br]);
-    for h in [&h1, &h2] {
-        rvs_ok(&rvsd, &["add-port", &br, h.port(), "--type", "system"]);
-    }
+    rvs_ok(&rvsd, &["add-port", &br, h1.port(), "--type", "system"]);
+    rvs_ok(&rvsd, &["add-port", &br, h2.port(), "--type", "tap"]);
+    h2.plug();
     for p in &show_bridge(&rvsd, &br).ports {
         assert_eq!(p.datapath_threads, vec![0, 1], "{p:?}");
-        assert_eq!(p.status, "up (system, 2 queues by CPU)", "{p:?}");
+        let kind = if p.name == h1.port() { "system" } else { "tap" };
+        assert_eq!(p.status, format!("up ({kind}, 2 queues by CPU)"), "{p:?}");
     }
     let threads = dp_threads(&rvsd);
     let cpus: Vec<Option<u32>> = threads.iter().map(|t| t.cpu).collect();

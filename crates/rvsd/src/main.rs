@@ -44,13 +44,14 @@ struct Args {
     /// when there are more threads), e.g. `1` or `2-3,6`. Useful with `--poll-mode busy`.
     #[arg(long, value_name = "CPUS", value_parser = parse_cpu_list)]
     dp_cpus: Option<CpuList>,
-    /// How system ports share their frames between datapath threads. `flow`: a port
-    /// receives on one thread (with `add-port --queues N`, on N threads by flow hash).
-    /// `cpu`: each thread is pinned to its own CPU (of --dp-cpus, else every CPU rvsd may
-    /// use; at most one thread per CPU) and every system port receives on all threads: a
-    /// burst of frames is switched on the CPU that sent it, without waking another CPU
-    /// (lower latency without busy polling); a flow moves to another thread only once its
-    /// old thread has read every frame it left there, so its frames stay in order.
+    /// How ports share their frames between datapath threads. `flow`: a port receives on
+    /// one thread (with `add-port --queues N`, on up to N threads by flow hash). `cpu`:
+    /// each thread is pinned to its own CPU (of --dp-cpus, else every CPU rvsd may use; at
+    /// most one thread per CPU) and every system and tap port receives on all threads (a
+    /// tap gets a queue per thread): a burst of frames is switched on the CPU that sent
+    /// it, without waking another CPU (lower latency without busy polling); a flow moves
+    /// to another thread only once its old thread has read every frame it left there, so
+    /// its frames stay in order.
     #[arg(long, value_enum, default_value_t = RxSteeringArg::Flow)]
     rx_steering: RxSteeringArg,
 }

@@ -213,10 +213,21 @@ fn open_port(
             Err(e) if e.kind() == std::io::ErrorKind::ResourceBusy => Err(ApiError::invalid(e.to_string())),
             Err(e) => Err(ApiError::new(ErrorKind::System, format!("cannot open AF_XDP port on '{name}': {e}"))),
         },
-        PortKind::Tap | PortKind::Internal => match TapPort::open_or_create(name, netns_hint, usize::from(queues)) {
-            Ok((p, attach)) => {
+        PortKind::Tap | PortKind::Internal => match open_tap(name, netns_hint, usize::from(queues), steer_cpus) {
+            Ok((mut p, attach)) => {
                 let n = p.queue_count();
-                let detail = (n > 1).then(|| format!("{kind}, {n} queues"));
+                // With CPU steering a tap with a queue per thread is steered like a system port.
+                let by_cpu = match steer_cpus.filter(|c| c.len() > 1 && n >= c.len()) {
+                    Some(cpus) => p
+                        .steer_by_cpu(cpus)
+                        .map_err(|e| tracing::warn!(port = name, error = %e, "tap queues by flow instead of by CPU"))
+                        .is_ok(),
+                    None => false,
+                };
+                let detail = match by_cpu {
+                    true => Some(format!("{kind}, {n} queues by CPU")),
+                    false => (n > 1).then(|| format!("{kind}, {n} queues")),
+                };
                 Ok(Opened { io: Box::new(p), netns: attach.netns, created: attach.created, detail })
             }
             Err(e) if matches!(
@@ -227,6 +238,26 @@ fn open_port(
             }
             Err(e) => Err(ApiError::new(ErrorKind::System, format!("cannot open tap device '{name}': {e}"))),
         },
+    }
+}
+
+/// Opens a tap with `queues` queues; with CPU steering, with at least one per thread when
+/// the device can have them (a device made elsewhere without multi-queue support keeps
+/// the count asked for).
+fn open_tap(
+    name: &str,
+    netns_hint: Option<&str>,
+    queues: usize,
+    steer_cpus: Option<&[usize]>,
+) -> std::io::Result<(TapPort, rvs_datapath::ports::tap::TapAttach)> {
+    let want = steer_cpus
+        .filter(|c| c.len() > 1 && c.len() <= rvs_datapath::ports::tap::MAX_QUEUES)
+        .map_or(queues, |c| queues.max(c.len()));
+    match TapPort::open_or_create(name, netns_hint, want) {
+        Err(e) if want != queues && e.kind() == std::io::ErrorKind::Unsupported => {
+            TapPort::open_or_create(name, netns_hint, queues)
+        }
+        r => r,
     }
 }
 

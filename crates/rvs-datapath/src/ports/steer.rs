@@ -1,11 +1,14 @@
-//! CPU-local receive steering for system ports with several receive queues.
+//! CPU-local receive steering for ports with several receive queues.
 //!
 //! A system port with N queues is N AF_PACKET sockets in one `PACKET_FANOUT` group, each
-//! served by its own datapath thread ([`crate::ports::afpacket`]). The kernel asks a
-//! fanout program which socket a frame goes to. With flow steering it hashes the flow; with
-//! CPU steering (this module) it picks the socket of the thread pinned to the CPU the
-//! frame was produced on: a container that sends runs on that CPU, so the frame is
-//! switched there without waking another CPU. On a VM, a cross-CPU wakeup of an idle
+//! served by its own datapath thread ([`crate::ports::afpacket`]); a multi-queue tap has N
+//! queue descriptors, split over the threads ([`crate::ports::tap`]). The kernel asks a
+//! program which queue a frame goes to: the fanout program of the group, or the tap
+//! device's steering program (`TUNSETSTEERINGEBPF`); both take the same socket-filter
+//! program and reduce its answer modulo the queues. With flow steering the kernel hashes
+//! the flow; with CPU steering (this module) the program picks the queue of the thread
+//! pinned to the CPU the frame was produced on: a container that sends runs on that CPU,
+//! so the frame is switched there without waking another CPU. On a VM, a cross-CPU wakeup of an idle
 //! vCPU costs tens of microseconds; it is most of an event-driven round trip.
 //!
 //! Sending each frame to its producer's CPU would reorder flows: a TCP sender transmits

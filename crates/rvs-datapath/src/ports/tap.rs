@@ -47,6 +47,7 @@
 use super::netns::{
     describe_netns, in_netns, in_netns_fd, namespaces_holding, netns_id_of_fd, NetnsId,
 };
+use super::steer::SteerMap;
 use super::sys::{self, cvt, Epoll};
 use crate::offload::OffloadCaps;
 use crate::packet::{RxBatch, RxSlot, TxFrame};
@@ -114,10 +115,30 @@ pub struct TapPort {
     netns: Option<String>,
     /// Namespace `ctl` lives in; when the device moves, `ctl` is reopened where it went.
     ctl_netns: Option<NetnsId>,
+    /// With CPU steering ([`TapPort::steer_by_cpu`]): the program's map, where each queue
+    /// says how far it has read. Shared by the parts.
+    steer: Option<Arc<SteerMap>>,
 }
 
 /// `TUNGETDEVNETNS`: a descriptor of the namespace the device currently lives in.
 const TUNGETDEVNETNS: libc::c_ulong = 0x54e3;
+/// `TUNSETSTEERINGEBPF` (`_IOR('T', 224, int)`): the program that picks the queue of each
+/// frame the host sends (-1 detaches it).
+const TUNSETSTEERINGEBPF: libc::c_ulong = 0x8004_54e0;
+
+/// Sets (or with -1 detaches) the device's steering program.
+fn set_steering_program(fd: &OwnedFd, prog: RawFd) -> io::Result<()> {
+    let arg: libc::c_int = prog;
+    // SAFETY: TUNSETSTEERINGEBPF reads an int through the pointer, which is live.
+    cvt(unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            TUNSETSTEERINGEBPF,
+            &arg as *const libc::c_int,
+        )
+    })?;
+    Ok(())
+}
 
 fn device_netns(tun: &OwnedFd) -> io::Result<OwnedFd> {
     // SAFETY: the ioctl returns a new descriptor, owned right away.
@@ -377,6 +398,12 @@ impl TapPort {
                 tx_packets: Arc::new(AtomicU64::new(0)),
             })
             .collect();
+        // The device is persistent: a steering program left by an earlier rvsd would
+        // still pick queues. Until this port steers, the kernel picks by flow again
+        // (kernels without steering programs refuse the call, which changes nothing).
+        if let Some(q) = queues.first() {
+            let _ = set_steering_program(&q.fd, -1);
+        }
         let rx_mask = all_queues(queues.len());
         Ok(TapPort {
             name: name.to_string(),
@@ -391,6 +418,7 @@ impl TapPort {
             mtu,
             netns,
             ctl_netns,
+            steer: None,
         })
     }
 
@@ -425,7 +453,42 @@ impl TapPort {
             mtu: self.mtu,
             netns: self.netns.clone(),
             ctl_netns: self.ctl_netns,
+            steer: self.steer.clone(),
         })
+    }
+
+    /// Steers each frame the host sends to the queue whose thread is pinned to the CPU
+    /// that sent it (queue q's thread on `cpus[q]`; further queues get nothing), a flow
+    /// moving only once its old queue is read ([`crate::ports::steer`]): the program is the
+    /// device's `TUNSETSTEERINGEBPF`. Call before [`Port::split_rx`]. Needs at least as
+    /// many queues as CPUs.
+    pub fn steer_by_cpu(&mut self, cpus: &[usize]) -> io::Result<()> {
+        if cpus.len() > self.queues.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "tap '{}' has {} queues, fewer than the {} CPUs to steer to",
+                    self.name,
+                    self.queues.len(),
+                    cpus.len()
+                ),
+            ));
+        }
+        let (map, prog) = SteerMap::load(cpus)?;
+        let fd = self.main_fd().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "a tap port needs a queue")
+        })?;
+        set_steering_program(fd, prog.as_raw_fd()).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot attach the steering program to tap '{}': {e}",
+                    self.name
+                ),
+            )
+        })?;
+        self.steer = Some(Arc::new(map));
+        Ok(())
     }
 
     /// Descriptor of queue 0 (device ioctls).
@@ -455,6 +518,9 @@ impl TapPort {
         limit: usize,
     ) -> Result<(usize, bool), PortFault> {
         let vnet_hdr = self.vnet_hdr;
+        // CPU steering: what was steered here before this read; all of it is read once the
+        // queue runs empty.
+        let steered = self.steer.as_ref().map(|m| m.steered(qi));
         let Some(q) = self.queues.get_mut(qi) else {
             return Ok((0, true));
         };
@@ -511,6 +577,9 @@ impl TapPort {
             n += 1;
         }
         q.rx_packets.fetch_add(n as u64, Ordering::Relaxed);
+        if let (true, Some(m), Some(v)) = (empty, &self.steer, steered) {
+            m.read_up_to(qi, v);
+        }
         Ok((n, empty || n < limit))
     }
 }
