@@ -213,27 +213,7 @@ impl Worker {
     }
 
     fn pin_here(&mut self, cpu: usize) -> io::Result<()> {
-        let allowed = allowed_cpus()?;
-        if !allowed.contains(&cpu) {
-            let list: Vec<String> = allowed.iter().map(usize::to_string).collect();
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "CPU {cpu} is not available to rvsd (it may use {})",
-                    list.join(",")
-                ),
-            ));
-        }
-        // SAFETY: cpu_set_t is plain old data; CPU_SET stays within it (cpu is below
-        // CPU_SETSIZE, as every CPU allowed_cpus returns).
-        unsafe {
-            let mut set: libc::cpu_set_t = std::mem::zeroed();
-            libc::CPU_SET(cpu, &mut set);
-            // pid 0: the calling thread.
-            if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
+        pin_current_thread(cpu)?;
         self.cpu = Some(cpu);
         Ok(())
     }
@@ -438,6 +418,33 @@ fn run(
     while let Ok(job) = jobs.try_recv() {
         job(&mut w);
     }
+}
+
+/// Runs the calling thread on `cpu` only. Refused (with the CPUs it may use) when the CPU
+/// does not exist or is outside the thread's affinity.
+pub fn pin_current_thread(cpu: usize) -> io::Result<()> {
+    let allowed = allowed_cpus()?;
+    if !allowed.contains(&cpu) {
+        let list: Vec<String> = allowed.iter().map(usize::to_string).collect();
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "CPU {cpu} is not available to rvsd (it may use {})",
+                list.join(",")
+            ),
+        ));
+    }
+    // SAFETY: cpu_set_t is plain old data; CPU_SET stays within it (cpu is below
+    // CPU_SETSIZE, as every CPU allowed_cpus returns).
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        // pid 0: the calling thread.
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// The CPUs the calling thread may run on (its affinity), in increasing order.

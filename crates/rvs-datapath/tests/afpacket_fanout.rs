@@ -124,17 +124,7 @@ fn one_queue_or_one_thread_does_not_split() {
 
 /// Runs the calling thread on `cpu` only.
 fn pin_self(cpu: usize) {
-    // SAFETY: cpu_set_t is plain old data; CPU_SET stays within it for cpu < CPU_SETSIZE.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        assert_eq!(
-            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set),
-            0,
-            "pin to CPU {cpu}: {}",
-            std::io::Error::last_os_error()
-        );
-    }
+    rvs_datapath::worker::pin_current_thread(cpu).expect("pin the sending thread");
 }
 
 /// Sends frames `tags` of one flow from a thread pinned to `cpu`.

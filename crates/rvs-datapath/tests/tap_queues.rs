@@ -401,17 +401,7 @@ fn one_receive_shares_the_batch_among_ready_queues() {
 
 /// Runs the calling thread on `cpu` only.
 fn pin_self(cpu: usize) {
-    // SAFETY: cpu_set_t is plain old data; CPU_SET stays within it for cpu < CPU_SETSIZE.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        assert_eq!(
-            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set),
-            0,
-            "pin to CPU {cpu}: {}",
-            std::io::Error::last_os_error()
-        );
-    }
+    rvs_datapath::worker::pin_current_thread(cpu).expect("pin the sending thread");
 }
 
 /// CPU steering on a 2-queue tap (the device's steering program): what the namespace sends

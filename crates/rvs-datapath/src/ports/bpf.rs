@@ -1,6 +1,6 @@
 //! eBPF programs, hand-assembled, and the `bpf(2)` calls that load them (no clang, no
-//! libbpf). Two programs live here: the AF_XDP redirect program below, and the fanout
-//! steering program of [`crate::ports::steer`].
+//! libbpf). Two programs use this: the AF_XDP redirect program below, and the steering
+//! program of [`crate::ports::steer`] (for fanout groups and taps).
 //!
 //! The XDP program is five instructions (six slots, `ld_imm64` takes two):
 //!
@@ -99,10 +99,6 @@ impl Insn {
         b[2..4].copy_from_slice(&self.off.to_ne_bytes());
         b[4..8].copy_from_slice(&self.imm.to_ne_bytes());
         b
-    }
-
-    fn ldx_w(dst: u8, src: u8, off: i16) -> Insn {
-        Insn::ldx(BPF_W, dst, src, off)
     }
 
     /// `dst = *(size *)(src + off)`, size [`BPF_W`] or [`BPF_DW`].
@@ -260,7 +256,7 @@ impl Insn {
 pub fn redirect_program(map_fd: RawFd) -> Vec<Insn> {
     let [lo, hi] = Insn::ld_map_fd(1, map_fd);
     vec![
-        Insn::ldx_w(2, 1, XDP_MD_RX_QUEUE_INDEX),
+        Insn::ldx(BPF_W, 2, 1, XDP_MD_RX_QUEUE_INDEX),
         lo,
         hi,
         Insn::mov64_imm(3, XDP_PASS),

@@ -142,11 +142,9 @@ impl Asm {
     }
     fn finish(mut self) -> Vec<Insn> {
         for (at, name) in &self.fixups {
-            let target = self
-                .labels
-                .iter()
-                .find(|(n, _)| n == name)
-                .map_or(*at + 1, |(_, t)| *t);
+            let found = self.labels.iter().find(|(n, _)| n == name);
+            debug_assert!(found.is_some(), "jump to the missing label {name}");
+            let target = found.map_or(*at + 1, |(_, t)| *t);
             let off = target as isize - (*at as isize + 1);
             self.insns[*at].off = i16::try_from(off).unwrap_or(0);
         }

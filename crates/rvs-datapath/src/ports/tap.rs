@@ -11,7 +11,9 @@
 //! opens 1 to [`MAX_QUEUES`] of them, each a `/dev/net/tun` descriptor attached with the
 //! same `TUNSETIFF` flags. The kernel hands each frame the host sends to one queue, by the
 //! frame's flow (and, once rvs has written a flow to a queue, replies of that flow to the
-//! same queue). With several queues:
+//! same queue), or, with [`TapPort::steer_by_cpu`], by the device's steering program to
+//! the queue of the thread on the sending CPU ([`crate::ports::steer`]). With several
+//! queues:
 //! - [`Port::poll_fd`] is an epoll instance holding every queue, readable when any is;
 //!   [`Port::recv_batch`] asks it which queues are ready (one `epoll_wait` without
 //!   timeout), gives each ready queue an equal share of the batch, then fills what is left,
