@@ -17,57 +17,14 @@ use rvs_openflow::action::Action;
 use rvs_openflow::group::{Bucket, GroupMod, GroupModCommand, GroupType};
 use rvs_openflow::oxm::Masked;
 use rvs_openflow::{FlowMod, Instruction, Match, OxmField, PortNo};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-struct Counting;
-
-thread_local! {
-    static ARMED: Cell<bool> = const { Cell::new(false) };
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to the system allocator; the bookkeeping only touches const-initialized
-// thread-locals (no allocation, no reentrancy).
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-fn count() {
-    let _ = ARMED.try_with(|a| {
-        if a.get() {
-            let _ = ALLOCS.try_with(|n| n.set(n.get() + 1));
-        }
-    });
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: rvs_lab::alloc_count::CountingAllocator = rvs_lab::alloc_count::CountingAllocator;
 
-/// Allocations made by `f` on this thread.
-fn allocations_in(f: impl FnOnce()) -> u64 {
-    ALLOCS.with(|n| n.set(0));
-    ARMED.with(|a| a.set(true));
-    f();
-    ARMED.with(|a| a.set(false));
-    ALLOCS.with(Cell::get)
-}
+use rvs_lab::alloc_count::allocations_in;
 
 /// Replays its frames round-robin, a full batch per receive; counts what it is given.
 struct ReplayPort {

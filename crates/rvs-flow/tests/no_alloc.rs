@@ -1,5 +1,6 @@
 //! The fast path allocates nothing per packet once warm: EMC hits, megaflow hits
-//! (including subtable re-ranking) and batches, counted by a global allocator.
+//! (including subtable re-ranking) and batches, counted on this test's thread by a
+//! counting global allocator (`rvs_lab::alloc_count`).
 
 use rvs_flow::cache::{Config, FastPath, Tier};
 use rvs_flow::classifier::FlowTables;
@@ -7,33 +8,10 @@ use rvs_flow::FlowKey;
 use rvs_openflow::action::Action;
 use rvs_openflow::oxm::Masked;
 use rvs_openflow::{FlowMod, Instruction, Match, OxmField, PortNo};
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-struct Counting;
-
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: rvs_lab::alloc_count::CountingAllocator = rvs_lab::alloc_count::CountingAllocator;
 
 fn tables() -> FlowTables {
     let mut t = FlowTables::new();
@@ -83,18 +61,18 @@ fn warm_fast_path_does_not_allocate() {
     }
     assert!(per_pass > 0);
     let lens = [64u32; 32];
-    let before = ALLOCS.load(Ordering::Relaxed);
     let mut outputs = 0usize;
-    for _ in 0..20 {
-        for k in &ks {
-            outputs += fp.process(&t, k, 64).actions.len();
+    let allocs = rvs_lab::alloc_count::allocations_in(|| {
+        for _ in 0..20 {
+            for k in &ks {
+                outputs += fp.process(&t, k, 64).actions.len();
+            }
+            for chunk in ks.chunks(32) {
+                fp.process_batch(&t, chunk, &lens, |_, l| outputs += l.actions.len());
+            }
         }
-        for chunk in ks.chunks(32) {
-            fp.process_batch(&t, chunk, &lens, |_, l| outputs += l.actions.len());
-        }
-    }
-    let after = ALLOCS.load(Ordering::Relaxed);
-    assert_eq!(after - before, 0, "allocations on the warm fast path");
+    });
+    assert_eq!(allocs, 0, "allocations on the warm fast path");
     assert_eq!(outputs, 20 * 2 * per_pass);
     assert_eq!(fp.process(&t, &ks[0], 64).tier, Tier::Emc);
 
@@ -107,11 +85,14 @@ fn warm_fast_path_does_not_allocate() {
     for k in &ks {
         mf_only.process(&t, k, 64);
     }
-    let before = ALLOCS.load(Ordering::Relaxed);
-    for _ in 0..20 {
-        for k in &ks {
-            assert_eq!(mf_only.process(&t, k, 64).tier, Tier::Megaflow);
+    let mut tiers = Vec::with_capacity(20 * ks.len());
+    let allocs = rvs_lab::alloc_count::allocations_in(|| {
+        for _ in 0..20 {
+            for k in &ks {
+                tiers.push(mf_only.process(&t, k, 64).tier);
+            }
         }
-    }
-    assert_eq!(ALLOCS.load(Ordering::Relaxed) - before, 0);
+    });
+    assert_eq!(allocs, 0, "allocations on the megaflow-only path");
+    assert!(tiers.iter().all(|t| *t == Tier::Megaflow), "{tiers:?}");
 }

@@ -99,6 +99,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod alloc_count;
 mod cmd;
 pub mod control;
 pub mod daemon;
